@@ -1,0 +1,37 @@
+/*
+ * Character classes of RFC 9110/9112 and RFC 3986, as lookup tables shared by
+ * the head parser and the chunked decoder. Tables keep the hot loops branch-light.
+ */
+#ifndef SLUICE_HTTP_CHARS_H
+#define SLUICE_HTTP_CHARS_H
+
+#include <stddef.h>
+
+enum {
+    SLUICE_CH_TCHAR = 1,   /* token character (RFC 9110 5.6.2) */
+    SLUICE_CH_FVALUE = 2,  /* field-value byte: VCHAR, obs-text, SP, HTAB */
+    SLUICE_CH_TARGET = 4,  /* request-target byte (RFC 3986 characters, '#' excluded) */
+    SLUICE_CH_HOST = 8,    /* Host byte: reg-name, IP-literal brackets, ':' */
+    SLUICE_CH_CHUNKEXT = 16 /* chunk-ext byte: anything visible, obs-text, SP, HTAB */
+};
+
+extern const unsigned char sluice__http_char_class[256];
+
+static inline int sluice__is(unsigned char c, int cls) {
+    return (sluice__http_char_class[c] & cls) != 0;
+}
+
+/* ASCII case-insensitive comparison of a byte run against a lower-case literal. */
+static inline int sluice__ieq(const char *s, size_t len, const char *lower, size_t lower_len) {
+    if (len != lower_len) return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
+        if (c != (unsigned char)lower[i]) return 0;
+    }
+    return 1;
+}
+
+#define SLUICE__IEQ(s, len, lit) sluice__ieq((s), (len), (lit), sizeof(lit) - 1)
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * The I/O shim between libuv and the Swift engine. Internal to Sluice: the
+ * public C API is Include/sluice.h. It owns everything that must run on an event
+ * loop thread: accept, read, HTTP/1.1 framing, write queues, timers, the
+ * cross-thread wake-up, and the job queue behind the Swift TaskExecutor of each
+ * loop. Routing, gates, deadlines and policy live in Swift.
+ *
+ * Threads: sluice_io_server_* calls come from one controlling thread, except
+ * where marked "any thread". Callbacks run on the loop thread they name.
+ */
+#ifndef SLUICE_IO_H
+#define SLUICE_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sluice_io_server sluice_io_server;
+typedef struct sluice_io_loop sluice_io_loop;
+typedef struct sluice_io_request sluice_io_request;
+
+/* A header field of a request, borrowed for the duration of the on_request callback. */
+typedef struct sluice_io_field {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} sluice_io_field;
+
+/* A complete request as seen by on_request; every pointer is valid only during that call. */
+typedef struct sluice_io_request_view {
+    const char *method;
+    size_t method_len;
+    const char *target;
+    size_t target_len;
+    const char *path;
+    size_t path_len;
+    const char *query; /* NULL when the target has no '?' */
+    size_t query_len;
+    int version_minor;
+    const sluice_io_field *fields;
+    size_t num_fields;
+    const uint8_t *body;
+    size_t body_len;
+    int keep_alive;
+} sluice_io_request_view;
+
+typedef struct sluice_io_callbacks {
+    void *context;
+    /* A complete request arrived. The engine must answer it exactly once with sluice_io_respond. */
+    void (*on_request)(void *context, int loop_index, sluice_io_request *request,
+                       const sluice_io_request_view *view);
+    /*
+     * The client closed or reset while its request was unanswered; request_context is
+     * what the engine set. After a close (FIN) the answer is still written, for
+     * clients that only half-closed; after a reset it is dropped.
+     */
+    void (*on_request_aborted)(void *context, void *request_context);
+    /* Runs one job of the loop's executor; executor_context is the loop's. */
+    void (*run_job)(void *executor_context, void *job);
+} sluice_io_callbacks;
+
+typedef struct sluice_io_options {
+    const char *host;
+    int port;                     /* 0 picks a free port */
+    int io_threads;               /* event loops, each on its own thread; >= 1 */
+    size_t max_request_line;      /* 414 beyond */
+    size_t max_header_bytes;      /* 431 beyond */
+    size_t max_header_fields;     /* 431 beyond */
+    uint64_t max_body_bytes;      /* 413 beyond */
+    uint64_t header_timeout_ms;   /* a request head (or body) must arrive within this; else close */
+    uint64_t idle_timeout_ms;     /* a keep-alive connection may idle this long between requests */
+    int max_connections;          /* beyond: accepted and closed at once, and counted */
+    size_t write_high_water;      /* unsent bytes above which a connection stops being read */
+} sluice_io_options;
+
+typedef struct sluice_io_counters {
+    uint64_t connections_accepted;
+    uint64_t connections_rejected; /* over max_connections */
+    uint64_t connections_open;
+    uint64_t requests_parsed;
+    uint64_t requests_refused;     /* answered by the parser with a 4xx/5xx */
+    uint64_t timeouts;             /* header, body or idle timeouts that closed a connection */
+} sluice_io_counters;
+
+/*
+ * Creates a server; nothing is bound or started yet. *out receives ownership;
+ * free it with sluice_io_server_destroy. Returns 0, or a negative errno-style code.
+ */
+int sluice_io_server_create(sluice_io_server **out, const sluice_io_options *options,
+                            const sluice_io_callbacks *callbacks);
+
+/* Binds, listens and starts the loop threads. Returns 0 or a negative libuv error code. */
+int sluice_io_server_start(sluice_io_server *server);
+
+/* The port actually bound (after start). */
+int sluice_io_server_port(const sluice_io_server *server);
+
+int sluice_io_server_loop_count(const sluice_io_server *server);
+sluice_io_loop *sluice_io_server_loop(sluice_io_server *server, int index);
+
+/*
+ * Stops accepting, closes idle keep-alive connections and makes the others close
+ * after their current response. Any thread; asynchronous; idempotent.
+ */
+void sluice_io_server_stop_accepting(sluice_io_server *server);
+
+/*
+ * Closes every connection (aborting unanswered requests), stops the loops and joins
+ * their threads. Call after stop_accepting and after the engine has drained. Idempotent.
+ */
+void sluice_io_server_shutdown(sluice_io_server *server);
+
+/* Frees the server; shuts it down first if needed. */
+void sluice_io_server_destroy(sluice_io_server *server);
+
+/* A snapshot of the counters. Any thread. */
+void sluice_io_server_counters(const sluice_io_server *server, sluice_io_counters *out);
+
+/* Sets the context passed to run_job for this loop. Before start. */
+void sluice_io_loop_set_executor_context(sluice_io_loop *loop, void *executor_context);
+
+/*
+ * Queues a job to run on the loop's thread, in FIFO order. Any thread. From the
+ * loop's own thread it costs no system call; from another, one coalesced wake-up.
+ */
+void sluice_io_loop_enqueue_job(sluice_io_loop *loop, void *job);
+
+/* Whether the calling thread is this loop's thread. */
+int sluice_io_loop_is_current(const sluice_io_loop *loop);
+
+/* Attaches the engine's context to a request, for on_request_aborted. Loop thread, inside on_request. */
+void sluice_io_request_set_context(sluice_io_request *request, void *request_context);
+
+/*
+ * Answers a request: exactly once per request, from any thread. `headers` holds
+ * "Name: value\r\n" lines (no Date, Server, Content-Length, Connection); the shim
+ * adds those. Copies what it needs before returning. After this call the request
+ * handle is gone. When the client left meanwhile, the answer is dropped.
+ * flags: SLUICE_IO_RESPOND_CLOSE closes the connection after this response.
+ */
+#define SLUICE_IO_RESPOND_CLOSE 1
+/* SLUICE_IO_RESPOND_DROP sends nothing and closes: for a request whose client left. */
+#define SLUICE_IO_RESPOND_DROP 2
+void sluice_io_respond(sluice_io_request *request, int status, const char *headers, size_t headers_len,
+                       const void *body, size_t body_len, int flags);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

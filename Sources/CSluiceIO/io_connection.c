@@ -1,0 +1,515 @@
+/*
+ * One client connection: read, frame, hand a request to the engine, write its
+ * answer, keep alive or close. It is C because every step touches libuv handles,
+ * which belong to the loop thread.
+ *
+ * Requests of a connection are handed over one at a time, so pipelined answers
+ * leave in request order by construction. While a request is with the engine
+ * the connection keeps reading (to notice a client that leaves) until its
+ * buffer is full. It stops reading while its unsent output is above the high
+ * water mark, so a client that never reads cannot grow the server's memory.
+ */
+#include "io_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { TIMER_NONE, TIMER_HEADER, TIMER_IDLE, TIMER_LINGER };
+enum { STEP_STOP, STEP_CONTINUE };
+
+#define SLUICE_CONN_INITIAL_BUFFER 4096
+/* After an error answer, how long a closing connection drains the client's input. */
+#define SLUICE_CONN_LINGER_MS 2000
+/* The head parser re-reads the head from its start; this bounds the re-reads of a trickled head. */
+#define SLUICE_CONN_RESCAN_BYTES 512
+
+static void conn_process(sluice_io_conn *conn);
+static void conn_close(sluice_io_conn *conn);
+
+static size_t buffer_limit(const sluice_io_server *server) {
+    /* Room for the largest head the limits allow, so the parser refuses before the buffer fills. */
+    return server->options.max_request_line + server->options.max_header_bytes + 4096;
+}
+
+static void set_timer(sluice_io_conn *conn, int mode, uint64_t ms);
+
+static void on_timer(uv_timer_t *timer);
+
+static void arm_timer(sluice_io_conn *conn, int mode) {
+    const sluice_io_options *o = &conn->loop->server->options;
+    uint64_t ms = mode == TIMER_IDLE ? o->idle_timeout_ms : mode == TIMER_LINGER ? SLUICE_CONN_LINGER_MS : o->header_timeout_ms;
+    set_timer(conn, mode, ms);
+}
+
+static void set_timer(sluice_io_conn *conn, int mode, uint64_t ms) {
+    conn->timer_mode = mode;
+    if (mode == TIMER_NONE) {
+        uv_timer_stop(&conn->timer);
+    } else {
+        uv_timer_start(&conn->timer, on_timer, ms, 0);
+    }
+}
+
+static int write_queue_full(sluice_io_conn *conn) {
+    return uv_stream_get_write_queue_size((uv_stream_t *)&conn->tcp) > conn->loop->server->options.write_high_water;
+}
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *out);
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+/* Reads while there is room and the output is below its bound; a closing connection reads to discard. */
+static void update_reading(sluice_io_conn *conn) {
+    if (conn->closing) return;
+    int want = !conn->peer_eof && (conn->state == CONN_CLOSING ||
+                                   (!write_queue_full(conn) && conn->len < buffer_limit(conn->loop->server)));
+    if (want && !conn->reading) {
+        conn->reading = uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read) == 0;
+    } else if (!want && conn->reading) {
+        uv_read_stop((uv_stream_t *)&conn->tcp);
+        conn->reading = 0;
+    }
+}
+
+static void on_closed(uv_handle_t *handle) {
+    sluice_io_conn *conn = handle->data;
+    if (--conn->pending_closes > 0) return;
+    free(conn->buf);
+    free(conn);
+}
+
+static void conn_close(sluice_io_conn *conn) {
+    if (conn->closing) return;
+    conn->closing = 1;
+    sluice_io_loop *loop = conn->loop;
+    sluice_io_request *request = conn->current;
+    if (request) {
+        conn->current = NULL;
+        request->conn = NULL;
+        loop->server->callbacks.on_request_aborted(loop->server->callbacks.context, request->context);
+    }
+    if (conn->prev) conn->prev->next = conn->next;
+    else loop->conns = conn->next;
+    if (conn->next) conn->next->prev = conn->prev;
+    free(conn->body);
+    conn->body = NULL;
+    conn->pending_closes = 2;
+    uv_close((uv_handle_t *)&conn->timer, on_closed);
+    uv_close((uv_handle_t *)&conn->tcp, on_closed);
+    atomic_fetch_sub(&loop->server->connections_open, 1);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+    sluice_io_conn *conn = req->data;
+    if (conn->closing) return;
+    if (status < 0 || conn->peer_eof) {
+        conn_close(conn);
+    } else {
+        arm_timer(conn, TIMER_LINGER);
+    }
+}
+
+/* Stops taking requests: the answers queued so far go out, then FIN, then input is drained and dropped. */
+static void begin_closing(sluice_io_conn *conn) {
+    if (conn->closing || conn->state == CONN_CLOSING) return;
+    conn->state = CONN_CLOSING;
+    conn->len = 0;
+    /* Bounded even when the client never reads what is queued for it. */
+    arm_timer(conn, TIMER_HEADER);
+    conn->shutdown.data = conn;
+    if (uv_shutdown(&conn->shutdown, (uv_stream_t *)&conn->tcp, on_shutdown) != 0) {
+        conn_close(conn);
+        return;
+    }
+    update_reading(conn);
+}
+
+static void on_write(uv_write_t *req, int status) {
+    sluice_io_output *out = (sluice_io_output *)req;
+    sluice_io_conn *conn = out->conn;
+    free(out);
+    if (conn->closing) return;
+    if (status < 0) {
+        conn_close(conn);
+        return;
+    }
+    if (!write_queue_full(conn)) {
+        update_reading(conn);
+        conn_process(conn);
+    }
+}
+
+/* Tries the socket first so that small answers cost no allocation of a write request. */
+static void write_output(sluice_io_conn *conn, sluice_io_output *out) {
+    if (out == NULL) {
+        conn_close(conn);
+        return;
+    }
+    out->conn = conn;
+    uv_buf_t buf = uv_buf_init(out->data, (unsigned int)out->len);
+    int n = uv_try_write((uv_stream_t *)&conn->tcp, &buf, 1);
+    if (n == (int)out->len) {
+        free(out);
+        return;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+        free(out);
+        conn_close(conn);
+        return;
+    }
+    if (n > 0) {
+        buf.base += n;
+        buf.len -= (unsigned int)n;
+    }
+    if (uv_write(&out->write, (uv_stream_t *)&conn->tcp, &buf, 1, on_write) != 0) {
+        free(out);
+        conn_close(conn);
+    }
+}
+
+static void send_error(sluice_io_conn *conn, int status, const char *message) {
+    atomic_fetch_add(&conn->loop->server->requests_refused, 1);
+    write_output(conn, sluice__response_error(status, message));
+    begin_closing(conn);
+}
+
+static void on_timer(uv_timer_t *timer) {
+    sluice_io_conn *conn = timer->data;
+    int mode = conn->timer_mode;
+    conn->timer_mode = TIMER_NONE;
+    if (mode == TIMER_LINGER || conn->state == CONN_CLOSING) {
+        conn_close(conn);
+        return;
+    }
+    atomic_fetch_add(&conn->loop->server->timeouts, 1);
+    if (conn->state == CONN_HEAD && conn->len == 0) {
+        conn_close(conn); /* idle, or never sent a byte: nothing to answer */
+    } else {
+        send_error(conn, 408, "request timeout");
+    }
+}
+
+/* Removes n bytes at offset from the read buffer. */
+static void consume(sluice_io_conn *conn, size_t offset, size_t n) {
+    memmove(conn->buf + offset, conn->buf + offset + n, conn->len - offset - n);
+    conn->len -= n;
+}
+
+static void fill_view(sluice_io_conn *conn, sluice_io_request_view *view) {
+    const sluice_http_request *h = &conn->head;
+    sluice_io_field *fields = conn->loop->scratch_fields;
+    for (size_t i = 0; i < h->num_fields; i++) {
+        fields[i].name = h->fields[i].name;
+        fields[i].name_len = h->fields[i].name_len;
+        fields[i].value = h->fields[i].value;
+        fields[i].value_len = h->fields[i].value_len;
+    }
+    view->method = h->method;
+    view->method_len = h->method_len;
+    view->target = h->target;
+    view->target_len = h->target_len;
+    view->path = h->path;
+    view->path_len = h->path_len;
+    view->query = h->query;
+    view->query_len = h->query_len;
+    view->version_minor = h->version_minor;
+    view->fields = fields;
+    view->num_fields = h->num_fields;
+    view->body = conn->body;
+    view->body_len = (size_t)conn->body_len;
+    view->keep_alive = h->keep_alive;
+}
+
+static int parse_head(sluice_io_conn *conn) {
+    conn->head.fields = conn->loop->parse_fields;
+    conn->head.fields_capacity = conn->loop->server->options.max_header_fields;
+    return sluice_http_parse_request(conn->buf, conn->len, &conn->loop->server->limits, &conn->head);
+}
+
+/* Hands the parsed request to the engine; the connection then waits for its answer. */
+static void dispatch(sluice_io_conn *conn) {
+    sluice_io_loop *loop = conn->loop;
+    if (!conn->head_parse_valid) {
+        size_t len = conn->len;
+        conn->len = conn->head_len; /* the head alone, as it was first parsed */
+        int rc = parse_head(conn);
+        conn->len = len;
+        if (rc != (int)conn->head_len) {
+            conn_close(conn);
+            return;
+        }
+    }
+    sluice_io_request *request = calloc(1, sizeof(*request));
+    if (request == NULL) {
+        send_error(conn, 500, "out of memory");
+        return;
+    }
+    request->loop = loop;
+    request->conn = conn;
+    request->is_head = conn->head.is_head;
+    request->keep_alive = conn->head.keep_alive;
+    conn->current = request;
+    conn->state = CONN_WAITING;
+    set_timer(conn, TIMER_NONE, 0);
+    sluice_io_request_view view;
+    fill_view(conn, &view);
+    loop->server->callbacks.on_request(loop->server->callbacks.context, loop->index, request, &view);
+    free(conn->body);
+    conn->body = NULL;
+    conn->body_len = 0;
+    if (conn->closing) return;
+    consume(conn, 0, conn->head_len);
+    conn->head_len = 0;
+    conn->head_parse_valid = 0;
+    conn->scanned = 0;
+}
+
+static void send_continue(sluice_io_conn *conn) {
+    static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    /* Only if the client is still waiting: none of the body has arrived yet. */
+    if (conn->head.expect_continue && conn->len == conn->head_len) {
+        write_output(conn, sluice__response_raw(line, sizeof(line) - 1));
+    }
+}
+
+static int start_body(sluice_io_conn *conn) {
+    const sluice_io_server *server = conn->loop->server;
+    conn->body_len = 0;
+    if (conn->head.body_kind == SLUICE_HTTP_BODY_LENGTH) {
+        conn->body_expected = conn->head.content_length;
+        conn->body = malloc((size_t)conn->body_expected);
+        conn->state = CONN_BODY_LENGTH;
+    } else {
+        conn->body_expected = 0;
+        conn->body = NULL;
+        sluice_http_chunked_init(&conn->chunked, server->options.max_body_bytes, server->options.max_header_bytes);
+        conn->state = CONN_BODY_CHUNKED;
+    }
+    if (conn->head.body_kind == SLUICE_HTTP_BODY_LENGTH && conn->body == NULL) {
+        send_error(conn, 500, "out of memory");
+        return STEP_STOP;
+    }
+    arm_timer(conn, TIMER_HEADER);
+    send_continue(conn);
+    return STEP_CONTINUE;
+}
+
+static int step_head(sluice_io_conn *conn) {
+    if (conn->len == 0 || write_queue_full(conn)) return STEP_STOP;
+    /* A head arriving in small pieces is re-parsed only when a line may have ended. */
+    if (conn->scanned > 0 && conn->len - conn->scanned < SLUICE_CONN_RESCAN_BYTES &&
+        memchr(conn->buf + conn->scanned, '\n', conn->len - conn->scanned) == NULL) {
+        return STEP_STOP;
+    }
+    int rc = parse_head(conn);
+    if (rc == SLUICE_HTTP_INCOMPLETE) {
+        conn->scanned = conn->len;
+        if (conn->timer_mode != TIMER_HEADER) arm_timer(conn, TIMER_HEADER);
+        return STEP_STOP;
+    }
+    if (rc < 0) {
+        send_error(conn, sluice_http_error_status(rc), sluice_http_error_message(rc));
+        return STEP_STOP;
+    }
+    atomic_fetch_add(&conn->loop->server->requests_parsed, 1);
+    conn->head_len = (size_t)rc;
+    conn->head_parse_valid = 1;
+    if (conn->head.body_kind != SLUICE_HTTP_BODY_NONE) return start_body(conn);
+    dispatch(conn);
+    return STEP_CONTINUE;
+}
+
+static int step_body_length(sluice_io_conn *conn) {
+    size_t avail = conn->len - conn->head_len;
+    uint64_t missing = conn->body_expected - conn->body_len;
+    size_t take = missing < avail ? (size_t)missing : avail;
+    memcpy(conn->body + conn->body_len, conn->buf + conn->head_len, take);
+    conn->body_len += take;
+    consume(conn, conn->head_len, take);
+    if (conn->body_len < conn->body_expected) return STEP_STOP;
+    dispatch(conn);
+    return STEP_CONTINUE;
+}
+
+static int append_body(sluice_io_conn *conn, const char *data, size_t n) {
+    size_t needed = (size_t)conn->body_len + n;
+    if (needed > conn->body_expected) {
+        size_t capacity = conn->body_expected ? (size_t)conn->body_expected * 2 : 4096;
+        if (capacity < needed) capacity = needed;
+        uint8_t *body = realloc(conn->body, capacity);
+        if (body == NULL) return -1;
+        conn->body = body;
+        conn->body_expected = capacity; /* for chunked bodies: the capacity */
+    }
+    memcpy(conn->body + conn->body_len, data, n);
+    conn->body_len += n;
+    return 0;
+}
+
+static int step_body_chunked(sluice_io_conn *conn) {
+    for (;;) {
+        size_t consumed = 0, offset = 0, n = 0;
+        int rc = sluice_http_chunked_decode(&conn->chunked, conn->buf + conn->head_len, conn->len - conn->head_len,
+                                            &consumed, &offset, &n);
+        if (rc < 0 && rc != SLUICE_HTTP_INCOMPLETE) {
+            send_error(conn, sluice_http_error_status(rc), sluice_http_error_message(rc));
+            return STEP_STOP;
+        }
+        if (rc == SLUICE_HTTP_CHUNK_DATA && append_body(conn, conn->buf + conn->head_len + offset, n) != 0) {
+            send_error(conn, 500, "out of memory");
+            return STEP_STOP;
+        }
+        consume(conn, conn->head_len, consumed);
+        if (rc == SLUICE_HTTP_INCOMPLETE) return STEP_STOP;
+        if (rc == SLUICE_HTTP_CHUNK_END) {
+            dispatch(conn);
+            return STEP_CONTINUE;
+        }
+    }
+}
+
+static void conn_process(sluice_io_conn *conn) {
+    if (conn->processing) return;
+    conn->processing = 1;
+    int step = STEP_CONTINUE;
+    while (step == STEP_CONTINUE && !conn->closing) {
+        switch (conn->state) {
+        case CONN_HEAD: step = step_head(conn); break;
+        case CONN_BODY_LENGTH: step = step_body_length(conn); break;
+        case CONN_BODY_CHUNKED: step = step_body_chunked(conn); break;
+        default: step = STEP_STOP; break;
+        }
+    }
+    conn->processing = 0;
+    update_reading(conn);
+}
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *out) {
+    (void)suggested;
+    static _Thread_local char discard[16384];
+    sluice_io_conn *conn = handle->data;
+    if (conn->state == CONN_CLOSING) {
+        *out = uv_buf_init(discard, sizeof(discard));
+        return;
+    }
+    size_t limit = buffer_limit(conn->loop->server);
+    if (conn->cap - conn->len < 1024 && conn->cap < limit) {
+        size_t cap = conn->cap ? conn->cap * 2 : SLUICE_CONN_INITIAL_BUFFER;
+        if (cap > limit) cap = limit;
+        char *buf = realloc(conn->buf, cap);
+        if (buf) {
+            conn->buf = buf;
+            conn->cap = cap;
+            conn->head_parse_valid = 0;
+        }
+    }
+    *out = uv_buf_init(conn->buf + conn->len, (unsigned int)(conn->cap - conn->len));
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+    (void)buf;
+    sluice_io_conn *conn = stream->data;
+    if (nread == 0) return;
+    if (nread == UV_ENOBUFS) {
+        update_reading(conn);
+        return;
+    }
+    if (nread < 0) {
+        /* FIN while a request is out: tell the engine, but still answer a client that only half-closed. */
+        if (nread == UV_EOF && conn->state == CONN_WAITING && conn->current) {
+            conn->peer_eof = 1;
+            sluice_io_loop *loop = conn->loop;
+            loop->server->callbacks.on_request_aborted(loop->server->callbacks.context, conn->current->context);
+            update_reading(conn);
+        } else {
+            conn_close(conn);
+        }
+        return;
+    }
+    if (conn->state == CONN_CLOSING) return;
+    conn->len += (size_t)nread;
+    if (conn->state == CONN_HEAD && conn->timer_mode == TIMER_IDLE) arm_timer(conn, TIMER_HEADER);
+    if (conn->state == CONN_BODY_LENGTH || conn->state == CONN_BODY_CHUNKED) arm_timer(conn, TIMER_HEADER);
+    conn_process(conn);
+}
+
+void sluice__conn_accept(sluice_io_loop *loop, uv_stream_t *listener) {
+    sluice_io_server *server = loop->server;
+    sluice_io_conn *conn = calloc(1, sizeof(*conn));
+    if (conn == NULL) return;
+    conn->loop = loop;
+    uv_tcp_init(&loop->uv, &conn->tcp);
+    uv_timer_init(&loop->uv, &conn->timer);
+    conn->tcp.data = conn->timer.data = conn;
+    conn->next = loop->conns;
+    if (loop->conns) loop->conns->prev = conn;
+    loop->conns = conn;
+    uint64_t open = atomic_fetch_add(&server->connections_open, 1);
+    if (uv_accept(listener, (uv_stream_t *)&conn->tcp) != 0) {
+        conn_close(conn);
+        return;
+    }
+    if (loop->draining || open >= (uint64_t)server->options.max_connections) {
+        atomic_fetch_add(&server->connections_rejected, 1);
+        conn_close(conn);
+        return;
+    }
+    atomic_fetch_add(&server->connections_accepted, 1);
+    uv_tcp_nodelay(&conn->tcp, 1);
+    conn->state = CONN_HEAD;
+    arm_timer(conn, TIMER_HEADER);
+    update_reading(conn);
+}
+
+void sluice__conn_deliver(sluice_io_request *request) {
+    sluice_io_conn *conn = request->conn;
+    sluice_io_output *out = request->output;
+    int close = request->close_after;
+    int drop = request->drop;
+    free(request);
+    if (conn == NULL || conn->closing) {
+        free(out);
+        return;
+    }
+    conn->current = NULL;
+    if (drop) {
+        free(out);
+        conn_close(conn);
+        return;
+    }
+    write_output(conn, out);
+    if (conn->closing) return;
+    if (close || conn->peer_eof || conn->loop->draining) {
+        begin_closing(conn);
+        return;
+    }
+    conn->state = CONN_HEAD;
+    arm_timer(conn, conn->len > 0 ? TIMER_HEADER : TIMER_IDLE);
+    conn_process(conn);
+}
+
+void sluice__conn_close_idle(sluice_io_conn *conn) {
+    if (conn->state == CONN_HEAD && conn->len == 0) conn_close(conn);
+}
+
+void sluice__conn_abort(sluice_io_conn *conn) { conn_close(conn); }
+
+void sluice_io_request_set_context(sluice_io_request *request, void *request_context) {
+    request->context = request_context;
+}
+
+void sluice_io_respond(sluice_io_request *request, int status, const char *headers, size_t headers_len,
+                       const void *body, size_t body_len, int flags) {
+    sluice_io_loop *loop = request->loop;
+    request->drop = (flags & SLUICE_IO_RESPOND_DROP) != 0;
+    request->close_after = (flags & SLUICE_IO_RESPOND_CLOSE) || !request->keep_alive ||
+                           atomic_load(&loop->stop_accepting_requested);
+    if (!request->drop) {
+        request->output = sluice__response_build(status, request->is_head, request->close_after, headers,
+                                                 headers_len, body, body_len);
+    }
+    if (sluice__current_loop == loop) {
+        sluice__conn_deliver(request);
+    } else {
+        sluice__loop_post_response(loop, request);
+    }
+}

@@ -1,0 +1,145 @@
+/*
+ * Internal structures of the I/O shim, shared by its files. Each struct is
+ * owned by one loop thread unless a field says otherwise.
+ */
+#ifndef SLUICE_IO_INTERNAL_H
+#define SLUICE_IO_INTERNAL_H
+
+#include "sluice_io.h"
+#include "sluice_http_parser.h"
+
+#include <stdatomic.h>
+#include <uv.h>
+
+typedef struct sluice_io_conn sluice_io_conn;
+
+/* A growable ring of pointers; FIFO. */
+typedef struct sluice_io_ring {
+    void **items;
+    size_t head;
+    size_t count;
+    size_t capacity;
+} sluice_io_ring;
+
+int sluice__ring_push(sluice_io_ring *ring, void *item);
+void *sluice__ring_pop(sluice_io_ring *ring);
+void sluice__ring_free(sluice_io_ring *ring);
+
+struct sluice_io_loop {
+    uv_loop_t uv;
+    uv_async_t wakeup;  /* cross-thread: jobs, responses, stop requests */
+    uv_idle_t idle;     /* keeps poll from blocking while local jobs wait */
+    uv_check_t check;   /* runs local jobs queued by I/O callbacks in the same iteration */
+    uv_tcp_t listener;
+    int listening;
+    uv_thread_t thread;
+    int index;
+    int ready;          /* uv loop, lock and handles initialised */
+    sluice_io_server *server;
+    void *executor_context;
+    sluice_io_field *scratch_fields; /* for parsing; loop thread only */
+    sluice_http_field *parse_fields;
+    sluice_io_ring jobs;       /* loop thread only */
+    uv_mutex_t remote_lock;    /* guards the three fields below */
+    sluice_io_ring remote_jobs;
+    sluice_io_request *remote_responses_head;
+    sluice_io_request *remote_responses_tail;
+    atomic_int stop_accepting_requested;
+    atomic_int shutdown_requested;
+    int draining;              /* loop thread only */
+    int shutting_down;
+    sluice_io_conn *conns;     /* open connections, a doubly linked list */
+};
+
+struct sluice_io_server {
+    sluice_io_options options;
+    sluice_http_limits limits;
+    sluice_io_callbacks callbacks;
+    char *host;
+    int port;
+    int loop_count;
+    sluice_io_loop *loops;
+    int started;
+    int shut_down;
+    atomic_uint_fast64_t connections_open;
+    atomic_uint_fast64_t connections_accepted;
+    atomic_uint_fast64_t connections_rejected;
+    atomic_uint_fast64_t requests_parsed;
+    atomic_uint_fast64_t requests_refused;
+    atomic_uint_fast64_t timeouts;
+};
+
+typedef enum conn_state {
+    CONN_HEAD,          /* waiting for (more of) a request head */
+    CONN_BODY_LENGTH,   /* reading a Content-Length body */
+    CONN_BODY_CHUNKED,  /* reading a chunked body */
+    CONN_WAITING,       /* a request is with the engine */
+    CONN_CLOSING        /* answer sent or failed: shut down, discard input, close */
+} conn_state;
+
+/* A response on its way to the socket: the uv_write_t and the bytes in one block. */
+typedef struct sluice_io_output {
+    uv_write_t write;
+    sluice_io_conn *conn;
+    size_t len;
+    char data[];
+} sluice_io_output;
+
+struct sluice_io_request {
+    sluice_io_loop *loop;
+    sluice_io_conn *conn;      /* NULL once the connection is gone; loop thread only */
+    void *context;
+    int is_head;
+    int keep_alive;
+    sluice_io_output *output;  /* set by respond */
+    int close_after;
+    int drop;                  /* close without answering: the client left */
+    sluice_io_request *next;   /* in the loop's remote response list */
+};
+
+struct sluice_io_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_shutdown_t shutdown;
+    sluice_io_loop *loop;
+    sluice_io_conn *prev, *next;
+    conn_state state;
+    char *buf;
+    size_t len;
+    size_t cap;
+    size_t head_len;          /* bytes of the current head at buf[0] */
+    size_t scanned;           /* bytes the head parser has seen without finding a line end */
+    int head_parse_valid;     /* loop->parse_fields still describe buf[0, head_len) */
+    sluice_http_request head;
+    uint8_t *body;
+    uint64_t body_len;
+    uint64_t body_expected;
+    sluice_http_chunked chunked;
+    sluice_io_request *current;
+    int reading;
+    int timer_mode;
+    int closing;              /* uv_close called */
+    int processing;           /* inside conn_process; guards re-entry */
+    int peer_eof;             /* the client sent FIN */
+    int pending_closes;       /* handles still closing before the memory can go */
+};
+
+/* io_connection.c */
+void sluice__conn_accept(sluice_io_loop *loop, uv_stream_t *listener);
+void sluice__conn_deliver(sluice_io_request *request);
+void sluice__conn_close_idle(sluice_io_conn *conn);
+void sluice__conn_abort(sluice_io_conn *conn);
+
+/* io_response.c */
+sluice_io_output *sluice__response_build(int status, int is_head, int close, const char *headers,
+                                         size_t headers_len, const void *body, size_t body_len);
+sluice_io_output *sluice__response_error(int status, const char *message);
+sluice_io_output *sluice__response_raw(const char *bytes, size_t len);
+
+/* io_loop.c */
+extern _Thread_local sluice_io_loop *sluice__current_loop;
+int sluice__loop_init(sluice_io_loop *loop, sluice_io_server *server, int index);
+void sluice__loop_post_response(sluice_io_loop *loop, sluice_io_request *request);
+void sluice__loop_wake(sluice_io_loop *loop);
+
+#endif

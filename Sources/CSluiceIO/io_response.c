@@ -1,0 +1,119 @@
+/*
+ * Response serialisation: status line, Date, Server, Content-Length and
+ * Connection, then the engine's fields and the body, in one block that carries
+ * its own uv_write_t. It is C so the bytes are laid out once, in the memory the
+ * write uses. The Date value is cached per thread and refreshed once a second,
+ * so answers built on any thread never share mutable state.
+ */
+#include "io_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static _Thread_local time_t date_second = 0;
+static _Thread_local char date_line[64];
+static _Thread_local size_t date_line_len = 0;
+
+static const char *date_field(size_t *len) {
+    time_t now = time(NULL);
+    if (now != date_second) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        date_line_len = strftime(date_line, sizeof(date_line), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+        date_second = now;
+    }
+    *len = date_line_len;
+    return date_line;
+}
+
+static const char *reason_phrase(int status) {
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "";
+    }
+}
+
+static sluice_io_output *output_alloc(size_t len) {
+    sluice_io_output *out = malloc(sizeof(*out) + len);
+    if (out) out->len = 0;
+    return out;
+}
+
+static void put(sluice_io_output *out, const void *bytes, size_t len) {
+    memcpy(out->data + out->len, bytes, len);
+    out->len += len;
+}
+
+sluice_io_output *sluice__response_build(int status, int is_head, int close, const char *headers,
+                                         size_t headers_len, const void *body, size_t body_len) {
+    if (status < 100 || status > 999) status = 500;
+    /* RFC 9110 6.4.1 and 8.6: 1xx, 204 and 304 carry neither body nor Content-Length. */
+    int bodiless_status = status < 200 || status == 204 || status == 304;
+    size_t date_len;
+    const char *date = date_field(&date_len);
+    const char *reason = reason_phrase(status);
+    char line[128];
+    int line_len = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n%.*sServer: sluice\r\n", status, reason,
+                            (int)date_len, date);
+    char length[48];
+    int length_len = bodiless_status ? 0 : snprintf(length, sizeof(length), "Content-Length: %zu\r\n", body_len);
+    static const char connection_close[] = "Connection: close\r\n";
+    size_t close_len = close ? sizeof(connection_close) - 1 : 0;
+    size_t send_body = (is_head || bodiless_status) ? 0 : body_len;
+    sluice_io_output *out = output_alloc((size_t)line_len + (size_t)length_len + close_len + headers_len + 2 + send_body);
+    if (!out) return NULL;
+    put(out, line, (size_t)line_len);
+    put(out, length, (size_t)length_len);
+    put(out, connection_close, close_len);
+    if (headers_len) put(out, headers, headers_len);
+    put(out, "\r\n", 2);
+    if (send_body) put(out, body, send_body);
+    return out;
+}
+
+sluice_io_output *sluice__response_error(int status, const char *message) {
+    char body[160];
+    int body_len = snprintf(body, sizeof(body), "%s\n", message);
+    static const char type[] = "Content-Type: text/plain; charset=utf-8\r\n";
+    return sluice__response_build(status, 0, 1, type, sizeof(type) - 1, body, (size_t)body_len);
+}
+
+sluice_io_output *sluice__response_raw(const char *bytes, size_t len) {
+    sluice_io_output *out = output_alloc(len);
+    if (out) put(out, bytes, len);
+    return out;
+}
