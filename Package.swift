@@ -7,6 +7,9 @@ let package = Package(
         .library(name: "Sluice", targets: ["Sluice"]),
         .executable(name: "sluice-demo", targets: ["SluiceDemo"]),
     ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    ],
     targets: [
         .systemLibrary(
             name: "CLibUV",
@@ -20,7 +23,10 @@ let package = Package(
         ),
         .target(
             name: "Sluice",
-            dependencies: ["CSluiceIO"],
+            dependencies: [
+                "CSluiceIO",
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(

@@ -96,6 +96,7 @@ static void conn_close(sluice_io_conn *conn) {
     uv_close((uv_handle_t *)&conn->timer, on_closed);
     uv_close((uv_handle_t *)&conn->tcp, on_closed);
     atomic_fetch_sub(&loop->server->connections_open, 1);
+    sluice__loop_check_drained(loop);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
@@ -465,6 +466,8 @@ void sluice__conn_deliver(sluice_io_request *request) {
     sluice_io_output *out = request->output;
     int close = request->close_after;
     int drop = request->drop;
+    const sluice_io_callbacks *callbacks = &request->loop->server->callbacks;
+    if (request->context) callbacks->release_request_context(callbacks->context, request->context);
     free(request);
     if (conn == NULL || conn->closing) {
         free(out);

@@ -47,6 +47,7 @@ struct sluice_io_loop {
     atomic_int stop_accepting_requested;
     atomic_int shutdown_requested;
     int draining;              /* loop thread only */
+    int drained_notified;
     int shutting_down;
     sluice_io_conn *conns;     /* open connections, a doubly linked list */
 };
@@ -141,5 +142,6 @@ extern _Thread_local sluice_io_loop *sluice__current_loop;
 int sluice__loop_init(sluice_io_loop *loop, sluice_io_server *server, int index);
 void sluice__loop_post_response(sluice_io_loop *loop, sluice_io_request *request);
 void sluice__loop_wake(sluice_io_loop *loop);
+void sluice__loop_check_drained(sluice_io_loop *loop);
 
 #endif

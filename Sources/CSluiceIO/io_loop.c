@@ -66,6 +66,13 @@ static void start_draining(sluice_io_loop *loop) {
         sluice__conn_close_idle(conn);
         conn = next;
     }
+    sluice__loop_check_drained(loop);
+}
+
+void sluice__loop_check_drained(sluice_io_loop *loop) {
+    if (!loop->draining || loop->drained_notified || loop->conns != NULL) return;
+    loop->drained_notified = 1;
+    loop->server->callbacks.on_loop_drained(loop->server->callbacks.context, loop->index);
 }
 
 static void close_handle(uv_handle_t *handle, void *arg) {

@@ -62,7 +62,10 @@ static int bound_port(uv_tcp_t *listener) {
 int sluice_io_server_create(sluice_io_server **out, const sluice_io_options *options,
                             const sluice_io_callbacks *callbacks) {
     if (!out || !options || !callbacks || !options->host || options->io_threads < 1) return UV_EINVAL;
-    if (!callbacks->on_request || !callbacks->on_request_aborted || !callbacks->run_job) return UV_EINVAL;
+    if (!callbacks->on_request || !callbacks->on_request_aborted || !callbacks->run_job ||
+        !callbacks->release_request_context || !callbacks->on_loop_drained) {
+        return UV_EINVAL;
+    }
     sluice_io_server *server = calloc(1, sizeof(*server));
     if (!server) return UV_ENOMEM;
     server->options = *options;
@@ -165,6 +168,8 @@ void sluice_io_server_destroy(sluice_io_server *server) {
     free(server->host);
     free(server);
 }
+
+const char *sluice_io_strerror(int error) { return uv_strerror(error); }
 
 void sluice_io_server_counters(const sluice_io_server *server, sluice_io_counters *out) {
     out->connections_accepted = atomic_load(&server->connections_accepted);

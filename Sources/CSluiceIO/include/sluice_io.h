@@ -59,6 +59,13 @@ typedef struct sluice_io_callbacks {
      * clients that only half-closed; after a reset it is dropped.
      */
     void (*on_request_aborted)(void *context, void *request_context);
+    /*
+     * The loop no longer refers to request_context (the answer was handled); the engine may
+     * free it. Every context set with sluice_io_request_set_context is released exactly once.
+     */
+    void (*release_request_context)(void *context, void *request_context);
+    /* After stop_accepting: this loop has no connection left. Called once per loop. */
+    void (*on_loop_drained)(void *context, int loop_index);
     /* Runs one job of the loop's executor; executor_context is the loop's. */
     void (*run_job)(void *executor_context, void *job);
 } sluice_io_callbacks;
@@ -116,6 +123,9 @@ void sluice_io_server_shutdown(sluice_io_server *server);
 
 /* Frees the server; shuts it down first if needed. */
 void sluice_io_server_destroy(sluice_io_server *server);
+
+/* A readable message for a negative error code of this shim (libuv's uv_strerror). Static string. */
+const char *sluice_io_strerror(int error);
 
 /* A snapshot of the counters. Any thread. */
 void sluice_io_server_counters(const sluice_io_server *server, sluice_io_counters *out);

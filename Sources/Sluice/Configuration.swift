@@ -1,0 +1,42 @@
+/// Everything a `Server` can be told: where to listen, its I/O threads, limits and timeouts.
+public struct Configuration: Sendable {
+    /// An IPv4 or IPv6 address to listen on.
+    public var host: String = "127.0.0.1"
+    /// The port; 0 picks a free one (see `Server`'s `onServerRunning`).
+    public var port: Int = 8080
+    /// Event loops, each on its own thread with its own SO_REUSEPORT listener.
+    public var ioThreads: Int = 1
+
+    /// Longest request-line; beyond it, 414.
+    public var maxRequestLineBytes: Int = 8192
+    /// Largest header section; beyond it, 431.
+    public var maxHeaderBytes: Int = 16384
+    /// Most header fields; beyond it, 431.
+    public var maxHeaderCount: Int = 100
+    /// Largest request body; beyond it, 413 (refused from Content-Length before reading).
+    public var maxBodyBytes: Int = 1 << 20
+    /// Time a client has to send a request head (and between reads of a body); then the connection closes.
+    public var headerTimeout: Duration = .seconds(10)
+    /// Time a keep-alive connection may stay idle between requests.
+    public var idleTimeout: Duration = .seconds(5)
+    /// Most open connections; beyond it, new connections are closed at once and counted.
+    public var maxConnections: Int = 10_000
+    /// Unsent response bytes above which a connection stops being read.
+    public var writeHighWaterBytes: Int = 256 * 1024
+
+    /// Most handlers running at once, over all routes.
+    public var maxConcurrency: Int = 256
+    /// Most requests waiting for a slot when `maxConcurrency` handlers run; beyond, 503.
+    public var maxQueue: Int = 1024
+    /// Time graceful shutdown waits for requests to finish before cancelling them.
+    public var drainTimeout: Duration = .seconds(10)
+
+    public init() {}
+}
+
+extension Duration {
+    var milliseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        return UInt64(max(0, seconds)) * 1000 + UInt64(max(0, attoseconds)) / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,121 @@
+import CSluiceIO
+
+/// Owns the shim's server: its creation, start, stop and destruction, and the callbacks
+/// that route its events to the dispatcher.
+final class IOServer: @unchecked Sendable {
+    // @unchecked: `raw` is a C handle. The calls made on it from several threads
+    // (stop_accepting, counters) are documented thread-safe; start, shutdown and
+    // destroy are made by the one task that runs the server.
+    private let raw: OpaquePointer
+    private let dispatcherReference: Unmanaged<Dispatcher>
+    let executors: [LoopExecutor]
+
+    init(configuration: Configuration, dispatcher: Dispatcher) throws {
+        try Self.validate(configuration)
+        dispatcherReference = Unmanaged.passRetained(dispatcher)
+        var callbacks = sluice_io_callbacks()
+        callbacks.context = dispatcherReference.toOpaque()
+        callbacks.on_request = Self.onRequest
+        callbacks.on_request_aborted = Self.onRequestAborted
+        callbacks.release_request_context = Self.releaseRequestContext
+        callbacks.on_loop_drained = Self.onLoopDrained
+        callbacks.run_job = LoopExecutor.runJob
+        var created: OpaquePointer?
+        let rc = configuration.host.withCString { host in
+            var options = sluice_io_options()
+            options.host = host
+            options.port = Int32(configuration.port)
+            options.io_threads = Int32(configuration.ioThreads)
+            options.max_request_line = configuration.maxRequestLineBytes
+            options.max_header_bytes = configuration.maxHeaderBytes
+            options.max_header_fields = configuration.maxHeaderCount
+            options.max_body_bytes = UInt64(configuration.maxBodyBytes)
+            options.header_timeout_ms = configuration.headerTimeout.milliseconds
+            options.idle_timeout_ms = configuration.idleTimeout.milliseconds
+            options.max_connections = Int32(configuration.maxConnections)
+            options.write_high_water = configuration.writeHighWaterBytes
+            return sluice_io_server_create(&created, &options, &callbacks)
+        }
+        guard rc == 0, let created else {
+            dispatcherReference.release()
+            throw SluiceError(.io, "cannot create the server: \(Self.message(rc))", ioError: rc)
+        }
+        raw = created
+        executors = (0..<configuration.ioThreads).map { index in
+            let executor = LoopExecutor(loop: sluice_io_server_loop(created, Int32(index)))
+            // The loop holds its executor until the server is destroyed.
+            sluice_io_loop_set_executor_context(executor.loop, Unmanaged.passRetained(executor).toOpaque())
+            return executor
+        }
+    }
+
+    deinit {
+        sluice_io_server_destroy(raw)
+        for executor in executors { Unmanaged.passUnretained(executor).release() }
+        dispatcherReference.release()
+    }
+
+    private static func validate(_ c: Configuration) throws {
+        func check(_ ok: Bool, _ what: String) throws {
+            if !ok { throw SluiceError(.invalidConfiguration, "invalid configuration: \(what)") }
+        }
+        try check((0...65535).contains(c.port), "port must be 0...65535")
+        try check((1...64).contains(c.ioThreads), "ioThreads must be 1...64")
+        try check(c.maxRequestLineBytes >= 16, "maxRequestLineBytes must be at least 16")
+        try check(c.maxHeaderBytes >= 64, "maxHeaderBytes must be at least 64")
+        try check(c.maxHeaderCount >= 1, "maxHeaderCount must be at least 1")
+        try check(c.maxBodyBytes >= 0, "maxBodyBytes cannot be negative")
+        try check(c.maxConnections >= 1 && c.maxConnections <= Int(Int32.max), "maxConnections must be at least 1")
+        try check(c.maxConcurrency >= 1, "maxConcurrency must be at least 1")
+        try check(c.maxQueue >= 0, "maxQueue cannot be negative")
+        try check(c.headerTimeout > .zero && c.idleTimeout > .zero, "timeouts must be positive")
+    }
+
+    static func message(_ code: Int32) -> String {
+        String(cString: sluice_io_strerror(code))
+    }
+
+    func start() throws {
+        let rc = sluice_io_server_start(raw)
+        if rc != 0 { throw SluiceError(.listenFailed, "cannot listen: \(Self.message(rc))", ioError: rc) }
+    }
+
+    var port: Int { Int(sluice_io_server_port(raw)) }
+
+    func stopAccepting() { sluice_io_server_stop_accepting(raw) }
+
+    func shutdown() { sluice_io_server_shutdown(raw) }
+
+    var counters: sluice_io_counters {
+        var counters = sluice_io_counters()
+        sluice_io_server_counters(raw, &counters)
+        return counters
+    }
+
+    // MARK: Callbacks from the loop threads
+
+    private static let onRequest: @convention(c) (
+        UnsafeMutableRawPointer?, Int32, OpaquePointer?, UnsafePointer<sluice_io_request_view>?
+    ) -> Void = { context, loopIndex, request, view in
+        guard let context, let request, let view else { return }
+        let dispatcher = Unmanaged<Dispatcher>.fromOpaque(context).takeUnretainedValue()
+        dispatcher.accept(loopIndex: Int(loopIndex), raw: request, view: view.pointee)
+    }
+
+    private static let onRequestAborted: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void = {
+        _, requestContext in
+        guard let requestContext else { return }
+        Unmanaged<PendingRequest>.fromOpaque(requestContext).takeUnretainedValue().markClientLeft()
+    }
+
+    private static let releaseRequestContext: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void = {
+        _, requestContext in
+        guard let requestContext else { return }
+        Unmanaged<PendingRequest>.fromOpaque(requestContext).release()
+    }
+
+    private static let onLoopDrained: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Void = { context, _ in
+        guard let context else { return }
+        Unmanaged<Dispatcher>.fromOpaque(context).takeUnretainedValue().loopDrained()
+    }
+}

@@ -1,0 +1,80 @@
+/// A complete HTTP request, as handed to a handler.
+public struct Request: Sendable {
+    public let method: HTTPMethod
+    /// The request-target exactly as sent.
+    public let target: String
+    /// The target's path, percent-encoding kept.
+    public let path: String
+    /// The target's query, without the '?'; nil when there is none.
+    public let query: String?
+    public let headers: HTTPHeaders
+    public let body: [UInt8]
+    /// The `X-Request-ID` of this request: the client's own if it sent a valid one, else a fresh one.
+    public let id: String
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    public let httpMinorVersion: Int
+
+    public init(
+        method: HTTPMethod, target: String, path: String, query: String?, headers: HTTPHeaders,
+        body: [UInt8], id: String, httpMinorVersion: Int = 1
+    ) {
+        self.method = method
+        self.target = target
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.id = id
+        self.httpMinorVersion = httpMinorVersion
+    }
+
+    /// The first value of the query parameter `name`, percent-decoded ('+' as space); nil if absent.
+    public func queryParameter(_ name: String) -> String? {
+        guard let query else { return nil }
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            if PercentDecoding.decode(parts[0]) == name {
+                return parts.count > 1 ? PercentDecoding.decode(parts[1]) : ""
+            }
+        }
+        return nil
+    }
+
+    /// The body as UTF-8 text (invalid sequences replaced).
+    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+}
+
+enum PercentDecoding {
+    /// Decodes %XX escapes and '+'; a malformed escape is kept as it is.
+    static func decode(_ text: Substring) -> String {
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else {
+            return String(text)
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var iterator = Array(text.utf8)[...]
+        while let byte = iterator.popFirst() {
+            if byte == UInt8(ascii: "+") {
+                bytes.append(UInt8(ascii: " "))
+            } else if byte == UInt8(ascii: "%"), iterator.count >= 2,
+                let high = hexValue(iterator[iterator.startIndex]),
+                let low = hexValue(iterator[iterator.startIndex + 1])
+            {
+                bytes.append(high << 4 | low)
+                iterator = iterator.dropFirst(2)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import CSluiceIO
+
+/// Lays out a response's header fields as "Name: value\r\n" lines for the shim.
+///
+/// Fields the engine owns (framing and connection management) are left out; a field name
+/// that is not a token, or a value with CR, LF or NUL, makes the response invalid, since
+/// sending it would let a handler split the response.
+enum ResponseHeadEncoder {
+    struct Encoded {
+        var bytes: [UInt8]
+        var flags: Int32
+        var valid: Bool
+    }
+
+    static func encode(_ response: Response, requestID: String) -> Encoded {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64 + response.headers.count * 32)
+        var flags: Int32 = 0
+        append(name: "X-Request-ID", value: requestID, to: &bytes)
+        for field in response.headers {
+            if isEngineOwned(field.name) {
+                if field.name.equalsIgnoringASCIICase("connection"), field.value.lowercased().contains("close") {
+                    flags |= SLUICE_IO_RESPOND_CLOSE
+                }
+                continue
+            }
+            guard isToken(field.name), isFieldValue(field.value) else {
+                return Encoded(bytes: [], flags: 0, valid: false)
+            }
+            append(name: field.name, value: field.value, to: &bytes)
+        }
+        if !(100...999).contains(response.status) { return Encoded(bytes: [], flags: 0, valid: false) }
+        return Encoded(bytes: bytes, flags: flags, valid: true)
+    }
+
+    private static func append(name: String, value: String, to bytes: inout [UInt8]) {
+        bytes.append(contentsOf: name.utf8)
+        bytes.append(UInt8(ascii: ":"))
+        bytes.append(UInt8(ascii: " "))
+        bytes.append(contentsOf: value.utf8)
+        bytes.append(UInt8(ascii: "\r"))
+        bytes.append(UInt8(ascii: "\n"))
+    }
+
+    private static func isEngineOwned(_ name: String) -> Bool {
+        name.equalsIgnoringASCIICase("content-length") || name.equalsIgnoringASCIICase("transfer-encoding")
+            || name.equalsIgnoringASCIICase("connection") || name.equalsIgnoringASCIICase("date")
+            || name.equalsIgnoringASCIICase("server") || name.equalsIgnoringASCIICase("x-request-id")
+    }
+
+    private static func isToken(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                true
+            default:
+                "!#$%&'*+-.^_`|~".utf8.contains(byte)
+            }
+        }
+    }
+
+    private static func isFieldValue(_ value: String) -> Bool {
+        value.utf8.allSatisfy { $0 != 0 && $0 != 0x0A && $0 != 0x0D }
+    }
+}

@@ -1,0 +1,101 @@
+/// A handler: takes a request and its context, returns a response or throws.
+public typealias Handler = @Sendable (Request, RequestContext) async throws -> Response
+
+/// Where a route's handler runs and under what limits.
+public struct RouteOptions: Sendable {
+    /// Whether the handler runs on the event loop thread that read the request (the fast
+    /// path). Set it to false for a handler that may block or compute for long: it then runs
+    /// on Swift's global executor and answers through the thread-safe respond path.
+    public var runsOnLoop: Bool
+
+    public init(runsOnLoop: Bool = true) {
+        self.runsOnLoop = runsOnLoop
+    }
+}
+
+/// One registered route.
+public struct Route: Sendable {
+    public let method: HTTPMethod
+    public let pattern: RoutePattern
+    public let options: RouteOptions
+    let handler: Handler
+}
+
+/// Method and path routing with path parameters.
+///
+/// Routes without parameters are found by one dictionary lookup; the others are tried in
+/// registration order. A HEAD request falls back to the GET route of the same path.
+public struct Router: Sendable {
+    enum Match {
+        case found(Route, [String: String])
+        case methodNotAllowed([HTTPMethod])
+        case notFound
+    }
+
+    private var literalRoutes: [String: [HTTPMethod: Route]] = [:]
+    private var patternRoutes: [Route] = []
+
+    public init() {}
+
+    /// Registers a route.
+    /// - Throws: `RoutePattern.SyntaxError` for an invalid pattern.
+    public mutating func add(
+        _ method: HTTPMethod, _ pattern: String, options: RouteOptions = RouteOptions(), handler: @escaping Handler
+    ) throws {
+        let route = Route(method: method, pattern: try RoutePattern(pattern), options: options, handler: handler)
+        if let path = route.pattern.literalPath {
+            literalRoutes[path, default: [:]][method] = route
+        } else {
+            patternRoutes.append(route)
+        }
+    }
+
+    /// Registers a route whose pattern is known to be valid; traps on an invalid pattern.
+    public mutating func on(
+        _ method: HTTPMethod, _ pattern: String, options: RouteOptions = RouteOptions(), handler: @escaping Handler
+    ) {
+        do {
+            try add(method, pattern, options: options, handler: handler)
+        } catch {
+            preconditionFailure("\(error)")
+        }
+    }
+
+    public mutating func get(_ pattern: String, options: RouteOptions = RouteOptions(), handler: @escaping Handler) {
+        on(.get, pattern, options: options, handler: handler)
+    }
+
+    public mutating func post(_ pattern: String, options: RouteOptions = RouteOptions(), handler: @escaping Handler) {
+        on(.post, pattern, options: options, handler: handler)
+    }
+
+    public mutating func put(_ pattern: String, options: RouteOptions = RouteOptions(), handler: @escaping Handler) {
+        on(.put, pattern, options: options, handler: handler)
+    }
+
+    public mutating func delete(_ pattern: String, options: RouteOptions = RouteOptions(), handler: @escaping Handler) {
+        on(.delete, pattern, options: options, handler: handler)
+    }
+
+    func match(method: HTTPMethod, path: String) -> Match {
+        var allowed: [HTTPMethod] = []
+        if let byMethod = literalRoutes[path] {
+            if let route = byMethod[method] ?? (method == .head ? byMethod[.get] : nil) {
+                return .found(route, [:])
+            }
+            allowed.append(contentsOf: byMethod.keys)
+        }
+        if patternRoutes.isEmpty { return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed) }
+        let segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        let pathSegments = path == "/" ? [] : segments
+        var headFallback: (Route, [String: String])?
+        for route in patternRoutes {
+            guard let parameters = route.pattern.match(pathSegments) else { continue }
+            if route.method == method { return .found(route, parameters) }
+            if method == .head && route.method == .get && headFallback == nil { headFallback = (route, parameters) }
+            allowed.append(route.method)
+        }
+        if let (route, parameters) = headFallback { return .found(route, parameters) }
+        return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed)
+    }
+}
