@@ -67,6 +67,14 @@ static int classify_target(sluice_http_request *req) {
     const char *t = req->target;
     size_t n = req->target_len;
     size_t path_start = 0;
+    /* RFC 9112 3.2.3: CONNECT takes the authority-form (host:port) and only that. */
+    if (req->method_len == 7 && memcmp(req->method, "CONNECT", 7) == 0) {
+        if (memchr(t, '/', n) != NULL || memchr(t, ':', n) == NULL) return SLUICE_HTTP_ERR_BAD_TARGET;
+        req->target_form = SLUICE_HTTP_TARGET_AUTHORITY;
+        req->path = t;
+        req->path_len = n;
+        return 0;
+    }
     if (t[0] == '/') {
         req->target_form = SLUICE_HTTP_TARGET_ORIGIN;
     } else if (n == 1 && t[0] == '*') {
@@ -74,12 +82,6 @@ static int classify_target(sluice_http_request *req) {
         req->target_form = SLUICE_HTTP_TARGET_ASTERISK;
         req->path = t;
         req->path_len = 1;
-        return 0;
-    } else if (req->method_len == 7 && memcmp(req->method, "CONNECT", 7) == 0) {
-        if (memchr(t, '/', n) != NULL || memchr(t, ':', n) == NULL) return SLUICE_HTTP_ERR_BAD_TARGET;
-        req->target_form = SLUICE_HTTP_TARGET_AUTHORITY;
-        req->path = t;
-        req->path_len = n;
         return 0;
     } else {
         /* absolute-form: scheme "://" authority [path]; the scheme starts with a letter. */
