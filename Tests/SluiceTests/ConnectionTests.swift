@@ -1,0 +1,174 @@
+import Glibc
+import Sluice
+import Testing
+
+@Suite("Connections over real sockets")
+struct ConnectionTests {
+    @Test("serves many requests on one keep-alive connection")
+    func keepAlive() async throws {
+        try await withServer(routes: standardRoutes) { port in
+            try await blocking {
+                let client = try TestClient(port: port)
+                for i in 0..<200 {
+                    let response = try client.request("GET", "/n/\(i)")
+                    #expect(response.status == 200)
+                    #expect(response.text == "\(i)")
+                    #expect(response.header("connection") == nil)
+                }
+            }
+        }
+    }
+
+    @Test("answers 1,000 pipelined requests, sent in one write, in order")
+    func pipelining() async throws {
+        try await withServer(routes: standardRoutes) { port in
+            try await blocking {
+                let client = try TestClient(port: port)
+                var batch = ""
+                for i in 0..<1000 { batch += "GET /n/\(i) HTTP/1.1\r\nHost: a\r\n\r\n" }
+                try client.send(batch)
+                for i in 0..<1000 {
+                    let response = try client.readResponse()
+                    #expect(response.status == 200)
+                    #expect(response.text == "\(i)")
+                }
+            }
+        }
+    }
+
+    @Test("pipelined requests with bodies and HEAD stay framed")
+    func pipelinedMixed() async throws {
+        try await withServer(routes: standardRoutes) { port in
+            try await blocking {
+                let client = try TestClient(port: port)
+                try client.send(
+                    "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"
+                        + "HEAD /hello HTTP/1.1\r\nHost: a\r\n\r\n"
+                        + "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n1;e=1\r\nz\r\n0\r\nT: 1\r\n\r\n"
+                        + "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+                #expect(try client.readResponse().text == "abc")
+                let head = try client.readResponse(forHead: true)
+                #expect(head.status == 200)
+                #expect(head.header("content-length") == "13")
+                #expect(try client.readResponse().text == "xyz")
+                #expect(try client.readResponse().text == "Hello, World!")
+            }
+        }
+    }
+
+    @Test("decodes a chunked request body")
+    func chunkedBody() async throws {
+        try await withServer(routes: standardRoutes) { port in
+            try await blocking {
+                let client = try TestClient(port: port)
+                var request = "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                var expected = ""
+                for i in 1...50 {
+                    let chunk = String(repeating: Character(UnicodeScalar(UInt8(65 + i % 26))), count: i * 37)
+                    request += String(chunk.utf8.count, radix: 16) + "\r\n" + chunk + "\r\n"
+                    expected += chunk
+                }
+                try client.send(request + "0\r\n\r\n")
+                let response = try client.readResponse()
+                #expect(response.status == 200)
+                #expect(response.text == expected)
+            }
+        }
+    }
+
+    @Test("answers 100 Continue before the body, then the request")
+    func expectContinue() async throws {
+        try await withServer(routes: standardRoutes) { port in
+            try await blocking {
+                let client = try TestClient(port: port)
+                try client.send("POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+                let interim = try client.readResponse()
+                #expect(interim.status == 100)
+                try client.send("hello")
+                let response = try client.readResponse()
+                #expect(response.status == 200)
+                #expect(response.text == "hello")
+            }
+        }
+    }
+
+    @Test("HEAD gets the GET route's length and no body")
+    func head() async throws {
+        try await withServer(routes: standardRoutes) { port in
+            try await blocking {
+                let client = try TestClient(port: port)
+                let response = try client.request("HEAD", "/hello")
+                #expect(response.status == 200)
+                #expect(response.header("content-length") == "13")
+                // The connection stays usable: no stray body bytes precede the next answer.
+                #expect(try client.request("GET", "/hello").text == "Hello, World!")
+            }
+        }
+    }
+
+    @Test("an HTTP/1.0 request is answered and the connection closed")
+    func http10() async throws {
+        try await withServer(routes: standardRoutes) { port in
+            try await blocking {
+                let client = try TestClient(port: port)
+                try client.send("GET /hello HTTP/1.0\r\n\r\n")
+                let response = try client.readResponse()
+                #expect(response.text == "Hello, World!")
+                #expect(response.header("connection") == "close")
+                #expect(try client.isClosedByServer())
+            }
+        }
+    }
+
+    @Test("Connection: close is honoured")
+    func connectionClose() async throws {
+        try await withServer(routes: standardRoutes) { port in
+            try await blocking {
+                let client = try TestClient(port: port)
+                let response = try client.request("GET", "/hello", headers: ["Connection": "close"])
+                #expect(response.status == 200)
+                #expect(response.header("connection") == "close")
+                #expect(try client.isClosedByServer())
+            }
+        }
+    }
+
+    @Test("serves on IPv6 loopback and with several I/O threads")
+    func ipv6AndThreads() async throws {
+        try await withServer(configure: { $0.host = "::1"; $0.ioThreads = 2 }, routes: standardRoutes) { port in
+            try await blocking {
+                for _ in 0..<20 {
+                    let client = try TestClient(port: port, host: "::1")
+                    #expect(try client.request("GET", "/hello").text == "Hello, World!")
+                }
+            }
+        }
+    }
+
+    @Test("an off-loop route answers through the thread-safe path")
+    func offLoopRoute() async throws {
+        try await withServer(routes: { router in
+            router.get("/blocking", options: RouteOptions(runsOnLoop: false)) { _, _ in
+                usleep(20_000) // blocking on purpose: it must not stall the loop
+                return .text("done")
+            }
+            standardRoutes(&router)
+        }) { port in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await blocking {
+                        let client = try TestClient(port: port)
+                        for _ in 0..<5 { #expect(try client.request("GET", "/blocking").text == "done") }
+                    }
+                }
+                group.addTask {
+                    try await blocking {
+                        let client = try TestClient(port: port)
+                        for _ in 0..<50 { #expect(try client.request("GET", "/hello").status == 200) }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+}
