@@ -1,0 +1,92 @@
+"""A small blocking HTTP/1.1 client over raw sockets, so tests control every byte."""
+import json
+import socket
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def json(self):
+        return json.loads(self.body)
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+
+class Connection:
+    def __init__(self, port, host="127.0.0.1", timeout=30.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buffer = b""
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, data):
+        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        self.buffer += chunk
+
+    def _line(self):
+        while b"\r\n" not in self.buffer:
+            self._fill()
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line.decode("latin-1")
+
+    def read_response(self, head=False):
+        status_line = self._line()
+        parts = status_line.split(" ", 2)
+        if len(parts) < 2 or parts[0] != "HTTP/1.1":
+            raise ValueError(f"bad status line {status_line!r}")
+        headers = {}
+        while True:
+            line = self._line()
+            if not line:
+                break
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        status = int(parts[1])
+        if head or status < 200 or status in (204, 304):
+            length = 0
+        while len(self.buffer) < length:
+            self._fill()
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return Response(status, headers, body)
+
+    def request(self, method, target, body=b"", headers=None):
+        lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1"]
+        for name, value in (headers or {}).items():
+            lines.append(f"{name}: {value}")
+        if body or method in ("POST", "PUT"):
+            lines.append(f"Content-Length: {len(body)}")
+        self.send("\r\n".join(lines).encode() + b"\r\n\r\n" + body)
+        return self.read_response(head=(method == "HEAD"))
+
+    def closed_by_server(self):
+        """True when the server closed (or reset) the connection and sent nothing more."""
+        try:
+            return self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+
+def request(port, method, target, body=b"", headers=None, timeout=30.0):
+    with Connection(port, timeout=timeout) as connection:
+        return connection.request(method, target, body, headers)

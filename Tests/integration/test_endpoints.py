@@ -1,0 +1,65 @@
+"""The demo contract's basic endpoints, and its process behaviour."""
+import json
+
+from http_client import Connection, request
+
+
+def test_hello(demo):
+    response = request(demo.port, "GET", "/hello")
+    assert response.status == 200
+    assert response.body == b"Hello, World!"
+    assert response.header("content-type").startswith("text/plain")
+    assert response.header("x-request-id")
+
+
+def test_json(demo):
+    response = request(demo.port, "GET", "/json")
+    assert response.status == 200
+    assert response.header("content-type") == "application/json"
+    assert json.loads(response.body) == {"message": "Hello, World!"}
+
+
+def test_echo_is_byte_exact(demo):
+    body = bytes(range(256)) * 40
+    response = request(demo.port, "POST", "/echo", body=body)
+    assert response.status == 200
+    assert response.body == body
+
+
+def test_client_request_id_is_echoed(demo):
+    response = request(demo.port, "GET", "/hello", headers={"X-Request-ID": "client-chosen-42"})
+    assert response.header("x-request-id") == "client-chosen-42"
+
+
+def test_unknown_path_is_404_json(demo):
+    response = request(demo.port, "GET", "/no-such-path")
+    assert response.status == 404
+    assert response.json()["request_id"] == response.header("x-request-id")
+
+
+def test_keep_alive_and_pipelining(demo):
+    with Connection(demo.port) as connection:
+        connection.send(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n" * 50)
+        for _ in range(50):
+            assert connection.read_response().body == b"Hello, World!"
+
+
+def test_bad_request_is_refused_and_closed(demo):
+    with Connection(demo.port) as connection:
+        connection.send(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")
+        response = connection.read_response()
+        assert response.status == 400
+        assert connection.closed_by_server()
+
+
+def test_body_over_limit_is_413(start_demo):
+    demo = start_demo("--max-body-bytes", 100)
+    response = request(demo.port, "POST", "/echo", body=b"x" * 101)
+    assert response.status == 413
+    assert request(demo.port, "POST", "/echo", body=b"y" * 100).body == b"y" * 100
+
+
+def test_sigterm_exits_zero(start_demo):
+    demo = start_demo()
+    assert request(demo.port, "GET", "/hello").status == 200
+    assert demo.stop() == 0
