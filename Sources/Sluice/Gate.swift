@@ -21,6 +21,13 @@ public final class Gate: Sendable {
         public var inFlight: Int
         public var maxInFlight: Int
         public var queued: Int
+
+        public init(limit: Int, inFlight: Int, maxInFlight: Int, queued: Int) {
+            self.limit = limit
+            self.inFlight = inFlight
+            self.maxInFlight = maxInFlight
+            self.queued = queued
+        }
     }
 
     private struct Waiter {
