@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { TIMER_NONE, TIMER_HEADER, TIMER_IDLE, TIMER_LINGER };
+enum { TIMER_NONE, TIMER_HEADER, TIMER_IDLE, TIMER_LINGER, TIMER_REQUEST };
 enum { STEP_STOP, STEP_CONTINUE };
 
 #define SLUICE_CONN_INITIAL_BUFFER 4096
@@ -177,6 +177,11 @@ static void on_timer(uv_timer_t *timer) {
     sluice_io_conn *conn = timer->data;
     int mode = conn->timer_mode;
     conn->timer_mode = TIMER_NONE;
+    if (mode == TIMER_REQUEST) {
+        const sluice_io_callbacks *callbacks = &conn->loop->server->callbacks;
+        if (conn->current) callbacks->on_request_timer(callbacks->context, conn->current->context);
+        return;
+    }
     if (mode == TIMER_LINGER || conn->state == CONN_CLOSING) {
         conn_close(conn);
         return;
@@ -495,6 +500,14 @@ void sluice__conn_close_idle(sluice_io_conn *conn) {
 }
 
 void sluice__conn_abort(sluice_io_conn *conn) { conn_close(conn); }
+
+int sluice_io_request_set_timer(sluice_io_request *request, uint64_t ms) {
+    if (sluice__current_loop != request->loop) return UV_EINVAL;
+    sluice_io_conn *conn = request->conn;
+    if (conn == NULL || conn->closing || conn->current != request) return UV_ECANCELED;
+    set_timer(conn, ms ? TIMER_REQUEST : TIMER_NONE, ms);
+    return 0;
+}
 
 void sluice_io_request_set_context(sluice_io_request *request, void *request_context) {
     request->context = request_context;

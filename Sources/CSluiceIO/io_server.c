@@ -63,7 +63,7 @@ int sluice_io_server_create(sluice_io_server **out, const sluice_io_options *opt
                             const sluice_io_callbacks *callbacks) {
     if (!out || !options || !callbacks || !options->host || options->io_threads < 1) return UV_EINVAL;
     if (!callbacks->on_request || !callbacks->on_request_aborted || !callbacks->run_job ||
-        !callbacks->release_request_context || !callbacks->on_loop_drained) {
+        !callbacks->release_request_context || !callbacks->on_loop_drained || !callbacks->on_request_timer) {
         return UV_EINVAL;
     }
     sluice_io_server *server = calloc(1, sizeof(*server));

@@ -1,3 +1,5 @@
+import Logging
+
 /// Everything a `Server` can be told: where to listen, its I/O threads, limits and timeouts.
 public struct Configuration: Sendable {
     /// An IPv4 or IPv6 address to listen on.
@@ -28,8 +30,16 @@ public struct Configuration: Sendable {
     public var maxConcurrency: Int = 256
     /// Most requests waiting for a slot when `maxConcurrency` handlers run; beyond, 503.
     public var maxQueue: Int = 1024
+    /// Longest wait for a slot (global and route gates together); then 503, counted as rejected.
+    public var queueTimeout: Duration = .seconds(5)
+    /// A handler's deadline unless its route sets one; then 504 and the handler's task is cancelled.
+    public var handlerTimeout: Duration = .seconds(30)
+    /// Seconds a 503 tells clients to wait in `Retry-After`.
+    public var retryAfterSeconds: Int = 1
     /// Time graceful shutdown waits for requests to finish before cancelling them.
     public var drainTimeout: Duration = .seconds(10)
+    /// Where the server logs: handler errors, timeouts and lifecycle, with the request id as metadata.
+    public var logger = Logger(label: "sluice")
 
     public init() {}
 }

@@ -1,26 +1,33 @@
 import CSluiceIO
+import Logging
 import Synchronization
 
 /// The engine's side of the shim: turns requests from the loops into child tasks that pass
-/// the gate, run their handler, and answer.
+/// the gates, run their handler under a deadline, and answer.
 ///
 /// The C callbacks land here on a loop thread. Requests go to that loop's queue, whose
-/// consumer task (preferring the loop's executor) starts one child task per request.
+/// consumer task (preferring the loop's executor) starts one child task per request. Those
+/// tasks stay on the loop's thread; a route that runs off the loop hops only for its handler.
 final class Dispatcher: Sendable {
     let configuration: Configuration
     let router: Router
     let gate: Gate
+    let routeGates: [Gate]
+    let shared: SharedState
     let queues: [RequestQueue]
     let stats = EngineStats()
-    let drained: OneShotSignal
+    let drained = OneShotSignal()
     private let drainedLoops = Atomic<Int>(0)
+    private let logger: Logger
 
-    init(configuration: Configuration, router: Router) {
+    init(configuration: Configuration, router: Router, shared: SharedState) {
         self.configuration = configuration
         self.router = router
-        self.gate = Gate(limit: configuration.maxConcurrency, maxQueue: configuration.maxQueue)
+        self.shared = shared
+        self.logger = configuration.logger
+        self.gate = Gate(name: "global", limit: configuration.maxConcurrency, maxQueue: configuration.maxQueue)
+        self.routeGates = router.gates
         self.queues = (0..<configuration.ioThreads).map { _ in RequestQueue() }
-        self.drained = OneShotSignal()
     }
 
     // MARK: Loop-side intake
@@ -28,83 +35,162 @@ final class Dispatcher: Sendable {
     /// Copies a request out of the shim's buffers, routes it, and queues it for a task.
     func accept(loopIndex: Int, raw: OpaquePointer, view: sluice_io_request_view) {
         let request = RequestDecoder.decode(view)
-        let route: Route?
-        let parameters: [String: String]
-        var refusal: Response?
+        var refusal: HTTPError?
+        var route: Route?
+        var parameters: [String: String] = [:]
         switch router.match(method: request.method, path: request.path) {
         case .found(let found, let foundParameters):
             (route, parameters) = (found, foundParameters)
         case .methodNotAllowed(let allowed):
-            (route, parameters) = (nil, [:])
             var headers = HTTPHeaders()
             headers.add(name: "Allow", value: Set(allowed.map(\.rawValue)).sorted().joined(separator: ", "))
-            refusal = errorResponse(HTTPError(405, headers: headers), requestID: request.id)
+            refusal = HTTPError(405, headers: headers)
         case .notFound:
-            (route, parameters) = (nil, [:])
-            refusal = errorResponse(HTTPError(404), requestID: request.id)
+            refusal = HTTPError(404)
         }
         let pending = PendingRequest(raw: raw, request: request, route: route, parameters: parameters, loopIndex: loopIndex)
         sluice_io_request_set_context(raw, Unmanaged.passRetained(pending).toOpaque())
         if let refusal {
-            respond(pending, refusal)
+            respond(pending, errorResponse(refusal, requestID: request.id))
         } else if !queues[loopIndex].push(pending) {
-            respond(pending, errorResponse(HTTPError(503, message: "server is shutting down"), requestID: request.id))
+            respond(pending, unavailable("server is shutting down", requestID: request.id))
         }
     }
 
     // MARK: Handling, in a child task
 
-    /// Passes the gate, runs the handler and answers; every path answers exactly once.
+    private enum Outcome {
+        case response(Response)
+        case thrown(any Error)
+    }
+
+    /// Passes the gates, runs the handler and answers; every path answers exactly once.
     func handle(_ pending: PendingRequest) async {
         guard let route = pending.route else { return }
         pending.attachCurrentTask()
         defer { pending.detachTask() }
-        do {
-            try await gate.acquire()
-        } catch {
-            stats.rejected.add(1, ordering: .relaxed)
-            answerRefused(pending, error: error)
+        if route.options.isMonitoring {
+            await handleMonitoring(route, pending)
             return
         }
-        let response = await runHandler(route, pending)
-        gate.release()
-        if let response {
-            respond(pending, response)
-        } else {
-            respondDrop(pending)
-        }
-    }
-
-    /// Runs the handler; nil when the client left and the handler gave up because of it.
-    private func runHandler(_ route: Route, _ pending: PendingRequest) async -> Response? {
-        let request = pending.request
-        let context = RequestContext(requestID: request.id, parameters: pending.parameters)
+        let routeGate = route.options.gate
+        let weight = route.options.weight
+        var occupancyOnEntry: Int?
         do {
-            let response = try await route.handler(request, context)
-            stats.completed.add(1, ordering: .relaxed)
-            return response
-        } catch let error as HTTPError {
-            stats.completed.add(1, ordering: .relaxed)
-            return errorResponse(error, requestID: request.id)
-        } catch {
-            if pending.clientLeft {
-                stats.cancelled.add(1, ordering: .relaxed)
-                return nil
+            // Route gate first, then the global one: always this order, so gates cannot
+            // deadlock, and a request queued at its route holds no global permit.
+            if let routeGate { occupancyOnEntry = try await admit(pending, to: routeGate, weight: weight) }
+            do {
+                _ = try await admit(pending, to: gate, weight: 1)
+            } catch {
+                routeGate?.release(weight: weight)
+                throw error
             }
-            stats.errors.add(1, ordering: .relaxed)
-            return errorResponse(HTTPError(500), requestID: request.id)
+        } catch {
+            refuse(pending, because: error)
+            return
+        }
+        pending.startDeadline(route.options.timeout ?? configuration.handlerTimeout)
+        stats.handlerStarted()
+        let outcome = await run(route, pending, occupancyOnEntry: occupancyOnEntry)
+        gate.release()
+        routeGate?.release(weight: weight)
+        stats.handlerEnded()
+        finish(pending, outcome)
+    }
+
+    /// A monitoring route: no gate, no accounting, a deadline all the same.
+    private func handleMonitoring(_ route: Route, _ pending: PendingRequest) async {
+        pending.startDeadline(route.options.timeout ?? configuration.handlerTimeout)
+        let outcome = await run(route, pending, occupancyOnEntry: nil)
+        if pending.deadlineExpired { return }
+        switch outcome {
+        case .response(let response): respond(pending, response)
+        case .thrown(let error as HTTPError): respond(pending, errorResponse(error, requestID: pending.request.id))
+        case .thrown: pending.clientLeft ? respondDrop(pending) : respond(pending, errorResponse(HTTPError(500), requestID: pending.request.id))
         }
     }
 
-    private func answerRefused(_ pending: PendingRequest, error: any Error) {
+    private func admit(_ pending: PendingRequest, to gate: Gate, weight: Int) async throws -> Int {
+        if let occupancy = gate.tryAcquire(weight: weight) { return occupancy }
+        let id = Gate.makeWaiterID()
+        pending.beginWaiting(at: gate, id: id, queueTimeout: configuration.queueTimeout)
+        defer { pending.endWaiting() }
+        return try await gate.acquire(weight: weight, waiterID: id)
+    }
+
+    private func run(_ route: Route, _ pending: PendingRequest, occupancyOnEntry: Int?) async -> Outcome {
+        let context = RequestContext(
+            requestID: pending.request.id, parameters: pending.parameters, shared: shared,
+            gateOccupancyOnEntry: occupancyOnEntry, statsProvider: { [self] in snapshot() })
+        do {
+            if route.options.runsOnLoop {
+                return .response(try await route.handler(pending.request, context))
+            }
+            return .response(try await withTaskExecutorPreference(globalConcurrentExecutor) {
+                try await route.handler(pending.request, context)
+            })
+        } catch {
+            return .thrown(error)
+        }
+    }
+
+    /// Counts the outcome once and answers, unless a deadline already answered 504.
+    private func finish(_ pending: PendingRequest, _ outcome: Outcome) {
+        if pending.deadlineExpired { return }
+        let id = pending.request.id
+        switch outcome {
+        case .response(let response):
+            stats.record(.completed)
+            respond(pending, response)
+        case .thrown(let error) where pending.clientLeft:
+            logger.debug("client left; handler ended with \(error)", metadata: ["request_id": "\(id)"])
+            stats.record(.cancelled)
+            respondDrop(pending)
+        case .thrown(let error as CancellationError) where Task.isCancelled:
+            // Cancelled by a shutdown that outlasted its drain timeout.
+            _ = error
+            stats.record(.cancelled)
+            respond(pending, unavailable("server is shutting down", requestID: id))
+        case .thrown(let error as HTTPError):
+            stats.record(.completed, error: true)
+            if error.status >= 500 { logger.error("handler failed: \(error.status) \(error.message)", metadata: ["request_id": "\(id)"]) }
+            respond(pending, errorResponse(error, requestID: id))
+        case .thrown(let error):
+            stats.record(.completed, error: true)
+            logger.error("handler threw: \(String(reflecting: error))", metadata: ["request_id": "\(id)"])
+            respond(pending, errorResponse(HTTPError(500), requestID: id))
+        }
+    }
+
+    private func refuse(_ pending: PendingRequest, because error: any Error) {
         if pending.clientLeft {
+            stats.record(.cancelled)
             respondDrop(pending)
             return
         }
-        var headers = HTTPHeaders()
-        headers.add(name: "Retry-After", value: "1")
-        let message = error is CancellationError ? "server is shutting down" : "server over capacity"
-        respond(pending, errorResponse(HTTPError(503, message: message, headers: headers), requestID: pending.request.id))
+        if let rejection = error as? Gate.Rejection {
+            stats.record(.rejected)
+            let message = rejection == .timedOut ? "timed out waiting for capacity" : "server over capacity"
+            respond(pending, unavailable(message, requestID: pending.request.id))
+        } else {
+            stats.record(.cancelled)
+            respond(pending, unavailable("server is shutting down", requestID: pending.request.id))
+        }
+    }
+
+    /// The request's timer fired: a queue timeout (the waiter leaves with 503) or a deadline (504).
+    func timerExpired(_ pending: PendingRequest) {
+        switch pending.timerExpired() {
+        case .queueTimeout(let gate, let id):
+            gate.leave(id: id, with: Gate.Rejection.timedOut)
+        case .deadline:
+            if pending.route?.options.isMonitoring != true { stats.record(.timedOut) }
+            logger.warning("handler deadline passed", metadata: ["request_id": "\(pending.request.id)"])
+            respond(pending, errorResponse(HTTPError(504), requestID: pending.request.id))
+        case .none:
+            break
+        }
     }
 
     // MARK: Answers
@@ -115,12 +201,27 @@ final class Dispatcher: Sendable {
         return response
     }
 
+    private func unavailable(_ message: String, requestID: String) -> Response {
+        var headers = HTTPHeaders()
+        headers.add(name: "Retry-After", value: String(configuration.retryAfterSeconds))
+        return errorResponse(HTTPError(503, message: message, headers: headers), requestID: requestID)
+    }
+
     func respond(_ pending: PendingRequest, _ response: Response) {
         guard let raw = pending.takeRaw() else { return }
         let encoded = ResponseHeadEncoder.encode(response, requestID: pending.request.id)
-        let (status, flags) = encoded.valid ? (Int32(response.status), encoded.flags) : (500, 0)
-        let body = encoded.valid ? response.body : Array(JSON.errorBody(message: "internal server error", requestID: pending.request.id).utf8)
-        encoded.bytes.withUnsafeBufferPointer { head in
+        guard encoded.valid else {
+            logger.error("handler's response has an invalid status or header field", metadata: ["request_id": "\(pending.request.id)"])
+            let body = Array(JSON.errorBody(message: "internal server error", requestID: pending.request.id).utf8)
+            let head = ResponseHeadEncoder.encode(.json("", status: 500), requestID: pending.request.id).bytes
+            send(raw, status: 500, head: head, body: body, flags: 0)
+            return
+        }
+        send(raw, status: Int32(response.status), head: encoded.bytes, body: response.body, flags: encoded.flags)
+    }
+
+    private func send(_ raw: OpaquePointer, status: Int32, head: [UInt8], body: [UInt8], flags: Int32) {
+        head.withUnsafeBufferPointer { head in
             body.withUnsafeBytes { body in
                 head.withMemoryRebound(to: CChar.self) { head in
                     sluice_io_respond(raw, status, head.baseAddress, head.count, body.baseAddress, body.count, flags)
@@ -134,7 +235,19 @@ final class Dispatcher: Sendable {
         sluice_io_respond(raw, 0, nil, 0, nil, 0, SLUICE_IO_RESPOND_DROP)
     }
 
-    // MARK: Draining
+    // MARK: Stats and draining
+
+    func snapshot() -> ServerStats {
+        let global = gate.snapshot
+        var gates: [String: Gate.Snapshot] = [:]
+        var queued = global.queued
+        for routeGate in routeGates {
+            let snapshot = routeGate.snapshot
+            gates[routeGate.name] = snapshot
+            queued += snapshot.queued
+        }
+        return stats.snapshot(inFlight: global.inFlight, maxInFlight: global.maxInFlight, queued: queued, gates: gates)
+    }
 
     func loopDrained() {
         let count = drainedLoops.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue

@@ -1,11 +1,12 @@
 import DequeModule
 import Synchronization
 
-/// An async limiter: at most `limit` holders at once, the rest wait in a bounded FIFO queue.
+/// An async limiter: at most `limit` permits in use at once, the rest wait in a bounded FIFO queue.
 ///
-/// Waiting holds no thread. A waiter that is cancelled leaves the queue at once; a waiter
-/// that would overflow the queue is refused at once. Permits are handed to waiters in
-/// arrival order, so no waiter starves.
+/// Waiting holds no thread. A request may take several permits (its weight). A waiter that is
+/// cancelled or timed out leaves the queue at once; one that would overflow the queue is
+/// refused at once. Permits go to waiters strictly in arrival order, so none starves: a heavy
+/// waiter at the head is not overtaken by lighter ones behind it.
 public final class Gate: Sendable {
     /// Why a gate refused to admit.
     public enum Rejection: Error, Sendable, Equatable {
@@ -18,8 +19,11 @@ public final class Gate: Sendable {
     /// A consistent view of the gate's counters.
     public struct Snapshot: Sendable, Equatable {
         public var limit: Int
+        /// Permits in use.
         public var inFlight: Int
+        /// The most permits ever in use at once.
         public var maxInFlight: Int
+        /// Waiters in the queue.
         public var queued: Int
 
         public init(limit: Int, inFlight: Int, maxInFlight: Int, queued: Int) {
@@ -32,66 +36,83 @@ public final class Gate: Sendable {
 
     private struct Waiter {
         var id: UInt64
-        var continuation: UnsafeContinuation<Void, any Error>
+        var weight: Int
+        var continuation: UnsafeContinuation<Int, any Error>
     }
 
     private struct State {
         var inFlight = 0
         var maxInFlight = 0
         var waiters = Deque<Waiter>()
-        var nextWaiterID: UInt64 = 0
 
-        mutating func admit() {
-            inFlight += 1
+        /// Takes `weight` permits; returns the permits in use afterwards.
+        mutating func admit(_ weight: Int) -> Int {
+            inFlight += weight
             if inFlight > maxInFlight { maxInFlight = inFlight }
+            return inFlight
         }
     }
 
+    private static let waiterIDs = Atomic<UInt64>(0)
+
+    /// A name for stats and logs, such as the route's.
+    public let name: String
     public let limit: Int
     public let maxQueue: Int
     private let state = Mutex(State())
 
     /// Creates a gate.
     /// - Parameters:
-    ///   - limit: The most holders at once; at least 1.
+    ///   - name: How stats and logs call it.
+    ///   - limit: The most permits in use at once; at least 1.
     ///   - maxQueue: The most waiters; 0 refuses whenever the gate is full.
-    public init(limit: Int, maxQueue: Int = .max) {
+    public init(name: String = "gate", limit: Int, maxQueue: Int = .max) {
         precondition(limit >= 1, "a gate needs a limit of at least 1")
         precondition(maxQueue >= 0, "a gate's queue bound cannot be negative")
+        self.name = name
         self.limit = limit
         self.maxQueue = maxQueue
     }
 
-    /// Takes a permit without waiting, or returns false.
-    public func tryAcquire() -> Bool {
-        state.withLock { state in
-            guard state.inFlight < limit, state.waiters.isEmpty else { return false }
-            state.admit()
-            return true
+    /// A process-wide unique id for a waiter, so that a timer can find it in the queue.
+    static func makeWaiterID() -> UInt64 {
+        waiterIDs.wrappingAdd(1, ordering: .relaxed).newValue
+    }
+
+    private func clamp(_ weight: Int) -> Int { min(max(weight, 1), limit) }
+
+    /// Takes `weight` permits without waiting; returns the permits in use on entry
+    /// (these included), or nil when that would mean waiting.
+    public func tryAcquire(weight: Int = 1) -> Int? {
+        let weight = clamp(weight)
+        return state.withLock { state in
+            guard state.inFlight + weight <= limit, state.waiters.isEmpty else { return nil }
+            return state.admit(weight)
         }
     }
 
-    /// Takes a permit, waiting in FIFO order while the gate is full.
+    /// Takes `weight` permits (at most `limit`), waiting in FIFO order while the gate is full.
     ///
-    /// A permit that is free is taken even by a cancelled task; only waiting is cancellable.
+    /// Permits that are free are taken even by a cancelled task; only waiting is cancellable.
+    /// - Returns: The permits in use on entry, these included.
     /// - Throws: `Rejection.queueFull` when the queue is full, `CancellationError` when the
     ///   task is cancelled while it waits.
-    public func acquire() async throws {
-        if tryAcquire() { return }
-        let id = state.withLock { state in
-            state.nextWaiterID &+= 1
-            return state.nextWaiterID
-        }
-        try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                let outcome: Result<Void, any Error>? = state.withLock { state in
-                    if state.inFlight < limit && state.waiters.isEmpty {
-                        state.admit()
-                        return .success(())
-                    }
+    @discardableResult
+    public func acquire(weight: Int = 1) async throws -> Int {
+        if let occupancy = tryAcquire(weight: weight) { return occupancy }
+        return try await acquire(weight: weight, waiterID: Self.makeWaiterID())
+    }
+
+    /// Like `acquire(weight:)`, under an id that `leave(id:with:)` can name.
+    func acquire(weight: Int, waiterID id: UInt64) async throws -> Int {
+        let weight = clamp(weight)
+        return try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Int, any Error>) in
+                let outcome: Result<Int, any Error>? = state.withLock { state in
+                    if state.inFlight + weight <= limit && state.waiters.isEmpty { return .success(state.admit(weight)) }
                     if Task.isCancelled { return .failure(CancellationError()) }
                     if state.waiters.count >= maxQueue { return .failure(Rejection.queueFull) }
-                    state.waiters.append(Waiter(id: id, continuation: continuation))
+                    state.waiters.append(Waiter(id: id, weight: weight, continuation: continuation))
                     return nil
                 }
                 if let outcome { continuation.resume(with: outcome) }
@@ -103,22 +124,34 @@ public final class Gate: Sendable {
 
     /// Removes a waiter that is still queued and resumes it with `error`; a no-op otherwise.
     func leave(id: UInt64, with error: any Error) {
-        let waiter: Waiter? = state.withLock { state in
-            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-            return state.waiters.remove(at: index)
+        let (waiter, admitted) = state.withLock { state -> (Waiter?, [(Waiter, Int)]) in
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return (nil, []) }
+            let waiter = state.waiters.remove(at: index)
+            // A heavy waiter that left the head may unblock lighter ones behind it.
+            return (waiter, Self.admitWaiting(&state, limit: limit))
         }
         waiter?.continuation.resume(throwing: error)
+        for (next, occupancy) in admitted { next.continuation.resume(returning: occupancy) }
     }
 
-    /// Returns a permit; the longest waiter, if any, takes it over.
-    public func release() {
-        let next: Waiter? = state.withLock { state in
-            precondition(state.inFlight > 0, "Gate.release() without a permit")
-            if let next = state.waiters.popFirst() { return next }
-            state.inFlight -= 1
-            return nil
+    /// Returns `weight` permits; the waiters at the head that now fit take them over.
+    public func release(weight: Int = 1) {
+        let weight = clamp(weight)
+        let admitted = state.withLock { state -> [(Waiter, Int)] in
+            precondition(state.inFlight >= weight, "Gate.release() of permits not held")
+            state.inFlight -= weight
+            return Self.admitWaiting(&state, limit: limit)
         }
-        next?.continuation.resume()
+        for (next, occupancy) in admitted { next.continuation.resume(returning: occupancy) }
+    }
+
+    private static func admitWaiting(_ state: inout State, limit: Int) -> [(Waiter, Int)] {
+        var admitted: [(Waiter, Int)] = []
+        while let head = state.waiters.first, state.inFlight + head.weight <= limit {
+            state.waiters.removeFirst()
+            admitted.append((head, state.admit(head.weight)))
+        }
+        return admitted
     }
 
     /// The gate's counters at one instant.
@@ -130,10 +163,10 @@ public final class Gate: Sendable {
 }
 
 extension Gate {
-    /// Runs `body` holding a permit, and returns the permit on every path.
-    public func withPermit<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        try await acquire()
-        defer { release() }
+    /// Runs `body` holding `weight` permits, and returns them on every path.
+    public func withPermit<T: Sendable>(weight: Int = 1, _ body: () async throws -> T) async throws -> T {
+        try await acquire(weight: weight)
+        defer { release(weight: weight) }
         return try await body()
     }
 }

@@ -19,6 +19,7 @@ final class IOServer: @unchecked Sendable {
         callbacks.on_request_aborted = Self.onRequestAborted
         callbacks.release_request_context = Self.releaseRequestContext
         callbacks.on_loop_drained = Self.onLoopDrained
+        callbacks.on_request_timer = Self.onRequestTimer
         callbacks.run_job = LoopExecutor.runJob
         var created: OpaquePointer?
         let rc = configuration.host.withCString { host in
@@ -69,6 +70,8 @@ final class IOServer: @unchecked Sendable {
         try check(c.maxConcurrency >= 1, "maxConcurrency must be at least 1")
         try check(c.maxQueue >= 0, "maxQueue cannot be negative")
         try check(c.headerTimeout > .zero && c.idleTimeout > .zero, "timeouts must be positive")
+        try check(c.queueTimeout > .zero && c.handlerTimeout > .zero, "queueTimeout and handlerTimeout must be positive")
+        try check(c.retryAfterSeconds >= 0, "retryAfterSeconds cannot be negative")
     }
 
     static func message(_ code: Int32) -> String {
@@ -112,6 +115,13 @@ final class IOServer: @unchecked Sendable {
         _, requestContext in
         guard let requestContext else { return }
         Unmanaged<PendingRequest>.fromOpaque(requestContext).release()
+    }
+
+    private static let onRequestTimer: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void = {
+        context, requestContext in
+        guard let context, let requestContext else { return }
+        let pending = Unmanaged<PendingRequest>.fromOpaque(requestContext).takeUnretainedValue()
+        Unmanaged<Dispatcher>.fromOpaque(context).takeUnretainedValue().timerExpired(pending)
     }
 
     private static let onLoopDrained: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Void = { context, _ in

@@ -4,12 +4,27 @@ public typealias Handler = @Sendable (Request, RequestContext) async throws -> R
 /// Where a route's handler runs and under what limits.
 public struct RouteOptions: Sendable {
     /// Whether the handler runs on the event loop thread that read the request (the fast
-    /// path). Set it to false for a handler that may block or compute for long: it then runs
-    /// on Swift's global executor and answers through the thread-safe respond path.
+    /// path). Set it to false for a handler that may block or compute for long: its body then
+    /// runs on Swift's global executor and answers through the thread-safe respond path.
     public var runsOnLoop: Bool
+    /// A gate of the route's own, passed before the global one; nil for none.
+    public var gate: Gate?
+    /// Permits of `gate` each request takes (at most the gate's limit).
+    public var weight: Int
+    /// The handler's deadline, overriding `Configuration.handlerTimeout`; then 504.
+    public var timeout: Duration?
+    /// A monitoring route (stats, health): it bypasses every gate and is left out of the
+    /// request accounting, so it answers under overload and observing changes nothing observed.
+    public var isMonitoring: Bool
 
-    public init(runsOnLoop: Bool = true) {
+    public init(
+        runsOnLoop: Bool = true, gate: Gate? = nil, weight: Int = 1, timeout: Duration? = nil, isMonitoring: Bool = false
+    ) {
         self.runsOnLoop = runsOnLoop
+        self.gate = gate
+        self.weight = weight
+        self.timeout = timeout
+        self.isMonitoring = isMonitoring
     }
 }
 
@@ -36,6 +51,13 @@ public struct Router: Sendable {
     private var patternRoutes: [Route] = []
 
     public init() {}
+
+    /// The route gates, each once.
+    var gates: [Gate] {
+        var seen = Set<ObjectIdentifier>()
+        let routes = literalRoutes.values.flatMap(\.values) + patternRoutes
+        return routes.compactMap(\.options.gate).filter { seen.insert(ObjectIdentifier($0)).inserted }
+    }
 
     /// Registers a route.
     /// - Throws: `RoutePattern.SyntaxError` for an invalid pattern.

@@ -1,9 +1,12 @@
+import ServiceLifecycle
+
 /// An HTTP/1.1 server: event loops in C, handlers in Swift tasks.
 ///
-/// `run()` binds, serves until `shutdown()` is called or its task is cancelled, drains, and
-/// returns. Each request runs as a child task of the server's task group, on the event loop
-/// that read it unless its route says otherwise.
-public actor Server {
+/// `run()` binds, serves until `shutdown()`, a graceful shutdown of its `ServiceGroup`, or
+/// cancellation; then stops accepting, lets queued and running requests finish (up to
+/// `drainTimeout`, then cancels them), closes every connection and returns. Each request
+/// runs as a child task of the server's task group, on the event loop that read it.
+public actor Server: Service {
     private enum State {
         case idle
         case running(IOServer)
@@ -11,7 +14,9 @@ public actor Server {
     }
 
     public nonisolated let configuration: Configuration
-    private let router: Router
+    /// State shared by every handler (also `RequestContext.shared`).
+    public nonisolated let shared: SharedState
+    private nonisolated let dispatcher: Dispatcher
     private let onServerRunning: @Sendable (Int) async -> Void
     private nonisolated let shutdownRequested = OneShotSignal()
     private var state = State.idle
@@ -20,37 +25,47 @@ public actor Server {
     /// - Parameters:
     ///   - configuration: Address, threads, limits and timeouts.
     ///   - router: The routes to serve.
+    ///   - shared: The shared state handlers see; a new one by default.
     ///   - onServerRunning: Called once with the bound port when the server accepts connections.
     public init(
-        configuration: Configuration = Configuration(), router: Router,
+        configuration: Configuration = Configuration(), router: Router, shared: SharedState = SharedState(),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
         self.configuration = configuration
-        self.router = router
+        self.shared = shared
+        self.dispatcher = Dispatcher(configuration: configuration, router: router, shared: shared)
         self.onServerRunning = onServerRunning
     }
 
-    /// Serves until `shutdown()` or cancellation; then stops accepting, lets the requests in
-    /// flight finish (up to `drainTimeout`, then cancels them), closes every connection and returns.
+    /// The request accounting right now. Any thread.
+    public nonisolated var stats: ServerStats { dispatcher.snapshot() }
+
+    /// Serves until `shutdown()`, graceful shutdown or cancellation, then drains and returns.
     /// - Throws: `SluiceError` when the configuration is invalid or the address cannot be bound.
     public func run() async throws {
         guard case .idle = state else { throw SluiceError(.alreadyRunning, "a Server runs once") }
         state = .finished
-        let dispatcher = Dispatcher(configuration: configuration, router: router)
         let io = try IOServer(configuration: configuration, dispatcher: dispatcher)
         try io.start()
         state = .running(io)
+        configuration.logger.info("listening", metadata: ["host": "\(configuration.host)", "port": "\(io.port)"])
         await onServerRunning(io.port)
-        await withTaskCancellationHandler {
-            await serve(io: io, dispatcher: dispatcher)
-        } onCancel: {
-            shutdownRequested.fire()
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await serve(io: io)
+            } onCancel: {
+                shutdownRequested.fire()
+            }
+        } onGracefulShutdown: {
+            self.shutdownRequested.fire()
         }
         io.shutdown()
         state = .finished
+        configuration.logger.info("stopped")
     }
 
-    private nonisolated func serve(io: IOServer, dispatcher: Dispatcher) async {
+    private nonisolated func serve(io: IOServer) async {
+        let dispatcher = self.dispatcher
         let drainTimeout = configuration.drainTimeout
         await withDiscardingTaskGroup { group in
             for (index, executor) in io.executors.enumerated() {
@@ -66,16 +81,13 @@ public actor Server {
         }
     }
 
-    /// Starts a child task per request of one loop, until its queue is finished.
+    /// Starts a child task per request of one loop, until its queue is finished. The tasks
+    /// inherit the loop's executor: the gates, timers and answer all run on the loop thread.
     private static func consume(_ queue: RequestQueue, dispatcher: Dispatcher) async {
         await withDiscardingTaskGroup { requests in
             while let batch = await queue.next() {
                 for pending in batch {
-                    if pending.route?.options.runsOnLoop == false {
-                        requests.addTask(executorPreference: globalConcurrentExecutor) { await dispatcher.handle(pending) }
-                    } else {
-                        requests.addTask { await dispatcher.handle(pending) }
-                    }
+                    requests.addTask { await dispatcher.handle(pending) }
                 }
             }
         }

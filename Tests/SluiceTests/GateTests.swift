@@ -1,4 +1,4 @@
-import Sluice
+@testable import Sluice
 import Synchronization
 import Testing
 
@@ -30,9 +30,9 @@ struct GateTests {
         let gate = Gate(limit: 3, maxQueue: 10)
         for _ in 0..<3 { try await gate.acquire() }
         #expect(gate.snapshot.inFlight == 3)
-        #expect(!gate.tryAcquire())
+        #expect(gate.tryAcquire() == nil)
         gate.release()
-        #expect(gate.tryAcquire())
+        #expect(gate.tryAcquire() == 3)
         for _ in 0..<3 { gate.release() }
         #expect(gate.snapshot == Gate.Snapshot(limit: 3, inFlight: 0, maxInFlight: 3, queued: 0))
     }
@@ -91,7 +91,7 @@ struct GateTests {
         #expect(gate.snapshot.queued == 0)
         gate.release()
         #expect(gate.snapshot.inFlight == 0)
-        #expect(gate.tryAcquire())
+        #expect(gate.tryAcquire() == 1)
         gate.release()
     }
 
@@ -126,6 +126,49 @@ struct GateTests {
         }
         #expect(occupancy.worst <= 4)
         #expect(gate.snapshot.maxInFlight == 4)
+        #expect(gate.snapshot.inFlight == 0)
+    }
+
+    @Test("weighted waiters keep FIFO order: a heavy head is not overtaken")
+    func weights() async throws {
+        let gate = Gate(limit: 4, maxQueue: 10)
+        let order = Order()
+        #expect(gate.tryAcquire(weight: 3) == 3)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                let occupancy = try await gate.acquire(weight: 4)
+                #expect(occupancy == 4)
+                order.append(4)
+                gate.release(weight: 4)
+            }
+            await waitForQueued(gate, 1)
+            group.addTask {
+                try await gate.acquire(weight: 1)
+                order.append(1)
+                gate.release(weight: 1)
+            }
+            await waitForQueued(gate, 2)
+            // One permit is free, but the light waiter must not pass the heavy one ahead of it.
+            #expect(gate.snapshot.inFlight == 3)
+            gate.release(weight: 3)
+            try await group.waitForAll()
+        }
+        #expect(order.values == [4, 1])
+        #expect(gate.snapshot.inFlight == 0)
+    }
+
+    @Test("a waiter removed by id resumes with the given error and the queue moves on")
+    func leaveByID() async throws {
+        let gate = Gate(limit: 1, maxQueue: 10)
+        try await gate.acquire()
+        let id = Gate.makeWaiterID()
+        let waiter = Task { try await gate.acquire(weight: 1, waiterID: id) }
+        await waitForQueued(gate, 1)
+        gate.leave(id: id, with: Gate.Rejection.timedOut)
+        await #expect(throws: Gate.Rejection.timedOut) { try await waiter.value }
+        #expect(gate.snapshot.queued == 0)
+        gate.leave(id: id, with: Gate.Rejection.timedOut) // no longer queued: a no-op
+        gate.release()
         #expect(gate.snapshot.inFlight == 0)
     }
 }

@@ -1,16 +1,28 @@
+import Logging
 import Sluice
 
-/// The demo's command line: the same flags as the C demo's.
+/// The demo's command line: the same flags, defaults and errors as the C demo's.
 struct DemoOptions {
     var configuration = Configuration()
+    var gateLimit = 4
+    var logLevel = Logger.Level.warning
 
     static let usage = """
         usage: sluice-demo [--host ADDR] [--port N] [--io-threads N] [--max-concurrency N]
-                           [--max-queue N] [--max-body-bytes N] [--drain-timeout-ms N]
+                           [--max-queue N] [--queue-timeout-ms N] [--handler-timeout-ms N]
+                           [--gate-limit N] [--max-body-bytes N] [--drain-timeout-ms N]
+                           [--log-level trace|debug|info|notice|warning|error|critical]
         """
 
     /// Parses the arguments; throws a readable message for an unknown flag or a bad value.
     init(arguments: [String]) throws(DemoOptionsError) {
+        configuration.port = 8080
+        configuration.maxConcurrency = 256
+        configuration.maxQueue = 1024
+        configuration.queueTimeout = .milliseconds(5000)
+        configuration.handlerTimeout = .milliseconds(30000)
+        configuration.maxBodyBytes = 1_048_576
+        configuration.drainTimeout = .milliseconds(10000)
         var remaining = arguments[...]
         while let flag = remaining.popFirst() {
             if flag == "--help" || flag == "-h" { throw DemoOptionsError(message: Self.usage, isHelp: true) }
@@ -26,9 +38,16 @@ struct DemoOptions {
         case "--io-threads": configuration.ioThreads = try Self.integer(flag, value, in: 1...64)
         case "--max-concurrency": configuration.maxConcurrency = try Self.integer(flag, value, in: 1...1_000_000)
         case "--max-queue": configuration.maxQueue = try Self.integer(flag, value, in: 0...10_000_000)
+        case "--queue-timeout-ms": configuration.queueTimeout = .milliseconds(try Self.integer(flag, value, in: 1...86_400_000))
+        case "--handler-timeout-ms": configuration.handlerTimeout = .milliseconds(try Self.integer(flag, value, in: 1...86_400_000))
+        case "--gate-limit": gateLimit = try Self.integer(flag, value, in: 1...1_000_000)
         case "--max-body-bytes": configuration.maxBodyBytes = try Self.integer(flag, value, in: 0...(1 << 40))
-        case "--drain-timeout-ms":
-            configuration.drainTimeout = .milliseconds(try Self.integer(flag, value, in: 0...86_400_000))
+        case "--drain-timeout-ms": configuration.drainTimeout = .milliseconds(try Self.integer(flag, value, in: 0...86_400_000))
+        case "--log-level":
+            guard let level = Logger.Level(rawValue: value) else {
+                throw DemoOptionsError(message: "--log-level takes trace, debug, info, notice, warning, error or critical")
+            }
+            logLevel = level
         default: throw DemoOptionsError(message: "unknown option \(flag)\n\(Self.usage)")
         }
     }

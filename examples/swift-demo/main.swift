@@ -1,4 +1,5 @@
-import Dispatch
+import Logging
+import ServiceLifecycle
 import Sluice
 
 #if canImport(Glibc)
@@ -8,7 +9,7 @@ import Glibc
 // sluice-demo: the Swift demo server. Its first stdout line is exactly
 // "listening on http://HOST:PORT"; SIGINT or SIGTERM drain it and it exits 0.
 
-let options: DemoOptions
+var options: DemoOptions
 do {
     options = try DemoOptions(arguments: Array(CommandLine.arguments.dropFirst()))
 } catch {
@@ -20,21 +21,25 @@ do {
     exit(2)
 }
 
+let logLevel = options.logLevel
+var logger = Logger(label: "sluice-demo") { label in DroppingLogHandler(logLevel: logLevel, label: label) }
+logger.logLevel = logLevel
+options.configuration.logger = logger
+
 let host = options.configuration.host
-let server = Server(configuration: options.configuration, router: DemoRoutes.router()) { port in
+let server = Server(configuration: options.configuration, router: DemoRoutes.router(gateLimit: options.gateLimit)) { port in
     let shownHost = host.contains(":") ? "[\(host)]" : host
     Output.write("listening on http://\(shownHost):\(port)\n", to: 1)
 }
-
-let signalSources = ShutdownSignals.install(for: server)
+let services = ServiceGroup(configuration: ServiceGroupConfiguration(
+    services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
 
 do {
-    try await server.run()
+    try await services.run()
 } catch {
     Output.write("sluice-demo: \(error)\n", to: 2)
     exit(1)
 }
-withExtendedLifetime(signalSources) {}
 exit(0)
 
 /// Unbuffered output, so the "listening on" line reaches a pipe at once.

@@ -64,6 +64,8 @@ typedef struct sluice_io_callbacks {
      * free it. Every context set with sluice_io_request_set_context is released exactly once.
      */
     void (*release_request_context)(void *context, void *request_context);
+    /* The timer set with sluice_io_request_set_timer expired. Loop thread. */
+    void (*on_request_timer)(void *context, void *request_context);
     /* After stop_accepting: this loop has no connection left. Called once per loop. */
     void (*on_loop_drained)(void *context, int loop_index);
     /* Runs one job of the loop's executor; executor_context is the loop's. */
@@ -144,6 +146,14 @@ int sluice_io_loop_is_current(const sluice_io_loop *loop);
 
 /* Attaches the engine's context to a request, for on_request_aborted. Loop thread, inside on_request. */
 void sluice_io_request_set_context(sluice_io_request *request, void *request_context);
+
+/*
+ * Arms (ms > 0) or disarms (ms == 0) the request's one timer; arming again replaces it.
+ * When it expires, on_request_timer runs. It is the connection's own timer, idle while a
+ * request is with the engine, so a deadline costs no allocation. Loop thread only.
+ * Returns 0, UV_EINVAL off the loop thread, or UV_ECANCELED when the client is gone.
+ */
+int sluice_io_request_set_timer(sluice_io_request *request, uint64_t ms);
 
 /*
  * Answers a request: exactly once per request, from any thread. `headers` holds

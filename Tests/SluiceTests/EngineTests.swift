@@ -1,0 +1,117 @@
+import Glibc
+import Logging
+import ServiceLifecycle
+import Sluice
+import Testing
+
+@Suite("Engine over real sockets: deadlines, queue timeouts, cancellation, stats")
+struct EngineTests {
+    @Test("a handler past its deadline gets 504 at the bound and its task is cancelled")
+    func deadline() async throws {
+        let sawCancellation = Counter()
+        try await withServer(configure: { $0.handlerTimeout = .milliseconds(200) }, routes: { router in
+            router.get("/slow") { _, _ in
+                do {
+                    try await Task.sleep(for: .seconds(30))
+                } catch {
+                    if Task.isCancelled { sawCancellation.increment() }
+                    throw error
+                }
+                return .text("late")
+            }
+            router.get("/custom", options: RouteOptions(timeout: .milliseconds(600))) { _, _ in
+                try await Task.sleep(for: .seconds(30))
+                return .text("late")
+            }
+        }) { port in
+            let (status, elapsed) = try await blocking {
+                let client = try TestClient(port: port)
+                let start = ContinuousClock.now
+                let response = try client.request("GET", "/slow")
+                return (response.status, ContinuousClock.now - start)
+            }
+            #expect(status == 504)
+            #expect(elapsed >= .milliseconds(180) && elapsed < .seconds(2))
+            let (custom, customElapsed) = try await blocking {
+                let client = try TestClient(port: port)
+                let start = ContinuousClock.now
+                return (try client.request("GET", "/custom").status, ContinuousClock.now - start)
+            }
+            #expect(custom == 504)
+            #expect(customElapsed >= .milliseconds(550))
+        }
+        #expect(sawCancellation.current == 1)
+    }
+
+    @Test("stats account for every request exactly once")
+    func accounting() async throws {
+        let statsBox = StatsBox()
+        try await withServer(configure: { $0.maxConcurrency = 2; $0.maxQueue = 0 }, routes: { router in
+            standardRoutes(&router)
+            router.get("/hold") { _, _ in
+                try await Task.sleep(for: .milliseconds(300))
+                return .text("held")
+            }
+            router.get("/stats", options: RouteOptions(isMonitoring: true)) { _, context in
+                statsBox.set(context.serverStats)
+                return .text("ok")
+            }
+        }) { port in
+            try await blocking {
+                let holders = try (0..<2).map { _ in try TestClient(port: port) }
+                for holder in holders { try holder.send("GET /hold HTTP/1.1\r\nHost: a\r\n\r\n") }
+                let observer = try TestClient(port: port)
+                while statsBox.value?.inFlight != 2 { _ = try observer.request("GET", "/stats") }
+                let shed = try TestClient(port: port).request("GET", "/hello")
+                #expect(shed.status == 503)
+                #expect(shed.header("retry-after") == "1")
+                for holder in holders { #expect(try holder.readResponse().text == "held") }
+                let client = try TestClient(port: port)
+                #expect(try client.request("GET", "/fail").status == 500)
+                #expect(try client.request("GET", "/stats").status == 200)
+            }
+        }
+        let stats = try #require(statsBox.value)
+        #expect(stats.completed == 3)
+        #expect(stats.rejected == 1)
+        #expect(stats.errors == 1)
+        #expect(stats.inFlight == 0 && stats.queued == 0)
+        #expect(stats.maxInFlight == 2)
+    }
+
+    @Test("a ServiceGroup's graceful shutdown drains the server")
+    func serviceGroup() async throws {
+        var configuration = Configuration()
+        configuration.port = 0
+        var router = Router()
+        router.get("/work") { _, _ in
+            try await Task.sleep(for: .milliseconds(300))
+            return .text("finished")
+        }
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let server = Server(configuration: configuration, router: router) { continuation.yield($0) }
+        let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: Logger(label: "test")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            let response = try await withThrowingTaskGroup(of: ClientResponse.self) { inner in
+                inner.addTask { try await blocking { try TestClient(port: port).request("GET", "/work") } }
+                while server.stats.inFlight == 0 { await Task.yield() }
+                await group.triggerGracefulShutdown()
+                return try await inner.next()!
+            }
+            #expect(response.text == "finished")
+            try await tasks.waitForAll()
+        }
+    }
+}
+
+/// Holds the last stats a handler saw.
+final class StatsBox: Sendable {
+    private let box = Mutex<ServerStats?>(nil)
+    func set(_ stats: ServerStats?) { box.withLock { $0 = stats } }
+    var value: ServerStats? { box.withLock { $0 } }
+}
+
+import Synchronization
