@@ -63,7 +63,7 @@ static const char *reason_phrase(int status) {
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
     case 505: return "HTTP Version Not Supported";
-    default: return "";
+    default: return ""; /* RFC 9112 4: the reason-phrase may be empty */
     }
 }
 
@@ -78,26 +78,62 @@ static void put(sluice_io_output *out, const void *bytes, size_t len) {
     out->len += len;
 }
 
+/* Writes n in decimal at out; returns the digits written. Hot path: no snprintf. */
+static size_t put_decimal(char *out, size_t n) {
+    char digits[24];
+    size_t count = 0;
+    do {
+        digits[count++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    for (size_t i = 0; i < count; i++) out[i] = digits[count - 1 - i];
+    return count;
+}
+
+/* "HTTP/1.1 NNN Reason\r\n" into line; returns its length. */
+static size_t status_line(char *line, int status) {
+    const char *reason = reason_phrase(status);
+    size_t reason_len = strlen(reason);
+    memcpy(line, "HTTP/1.1 ", 9);
+    line[9] = (char)('0' + status / 100);
+    line[10] = (char)('0' + status / 10 % 10);
+    line[11] = (char)('0' + status % 10);
+    line[12] = ' ';
+    memcpy(line + 13, reason, reason_len);
+    memcpy(line + 13 + reason_len, "\r\n", 2);
+    return 15 + reason_len;
+}
+
 sluice_io_output *sluice__response_build(int status, int is_head, int close, const char *headers,
                                          size_t headers_len, const void *body, size_t body_len) {
     if (status < 100 || status > 999) status = 500;
     /* RFC 9110 6.4.1 and 8.6: 1xx, 204 and 304 carry neither body nor Content-Length. */
     int bodiless_status = status < 200 || status == 204 || status == 304;
+    static const char server[] = "Server: sluice\r\n";
+    static const char length_name[] = "Content-Length: ";
+    static const char connection_close[] = "Connection: close\r\n";
     size_t date_len;
     const char *date = date_field(&date_len);
-    const char *reason = reason_phrase(status);
-    char line[128];
-    int line_len = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n%.*sServer: sluice\r\n", status, reason,
-                            (int)date_len, date);
+    char line[64];
+    size_t line_len = status_line(line, status);
     char length[48];
-    int length_len = bodiless_status ? 0 : snprintf(length, sizeof(length), "Content-Length: %zu\r\n", body_len);
-    static const char connection_close[] = "Connection: close\r\n";
+    size_t length_len = 0;
+    if (!bodiless_status) {
+        memcpy(length, length_name, sizeof(length_name) - 1);
+        length_len = sizeof(length_name) - 1;
+        length_len += put_decimal(length + length_len, body_len);
+        memcpy(length + length_len, "\r\n", 2);
+        length_len += 2;
+    }
     size_t close_len = close ? sizeof(connection_close) - 1 : 0;
     size_t send_body = (is_head || bodiless_status) ? 0 : body_len;
-    sluice_io_output *out = output_alloc((size_t)line_len + (size_t)length_len + close_len + headers_len + 2 + send_body);
+    size_t total = line_len + date_len + sizeof(server) - 1 + length_len + close_len + headers_len + 2 + send_body;
+    sluice_io_output *out = output_alloc(total);
     if (!out) return NULL;
-    put(out, line, (size_t)line_len);
-    put(out, length, (size_t)length_len);
+    put(out, line, line_len);
+    put(out, date, date_len);
+    put(out, server, sizeof(server) - 1);
+    put(out, length, length_len);
     put(out, connection_close, close_len);
     if (headers_len) put(out, headers, headers_len);
     put(out, "\r\n", 2);

@@ -8,7 +8,7 @@ import Synchronization
 /// The C callbacks land here on a loop thread. Requests go to that loop's queue, whose
 /// consumer task (preferring the loop's executor) starts one child task per request. Those
 /// tasks stay on the loop's thread; a route that runs off the loop hops only for its handler.
-final class Dispatcher: Sendable {
+final class Dispatcher: StatsSource {
     let configuration: Configuration
     let router: Router
     let gate: Gate
@@ -122,7 +122,7 @@ final class Dispatcher: Sendable {
     private func run(_ route: Route, _ pending: PendingRequest, occupancyOnEntry: Int?) async -> Outcome {
         let context = RequestContext(
             requestID: pending.request.id, parameters: pending.parameters, shared: shared,
-            gateOccupancyOnEntry: occupancyOnEntry, statsProvider: { [self] in snapshot() })
+            gateOccupancyOnEntry: occupancyOnEntry, statsSource: self)
         do {
             if route.options.runsOnLoop {
                 return .response(try await route.handler(pending.request, context))

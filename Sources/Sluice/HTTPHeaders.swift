@@ -52,16 +52,12 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
 
 extension String {
     func equalsIgnoringASCIICase(_ other: String) -> Bool {
-        var a = utf8.makeIterator()
-        var b = other.utf8.makeIterator()
-        while true {
-            switch (a.next(), b.next()) {
-            case (nil, nil):
+        var a = self, b = other
+        guard a.utf8.count == b.utf8.count else { return false }
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                for i in 0..<x.count where x[i].asciiLowercased != y[i].asciiLowercased { return false }
                 return true
-            case (let x?, let y?):
-                if x.asciiLowercased != y.asciiLowercased { return false }
-            default:
-                return false
             }
         }
     }

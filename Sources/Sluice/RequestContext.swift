@@ -9,22 +9,34 @@ public struct RequestContext: Sendable {
     /// Permits of the route's gate in use when this request entered it (its own included);
     /// nil when the route has no gate.
     public let gateOccupancyOnEntry: Int?
-    private let statsProvider: (@Sendable () -> ServerStats)?
+    private let statsSource: (any StatsSource)?
 
     public init(
         requestID: String, parameters: [String: String] = [:], shared: SharedState = SharedState(),
-        gateOccupancyOnEntry: Int? = nil, statsProvider: (@Sendable () -> ServerStats)? = nil
+        gateOccupancyOnEntry: Int? = nil
+    ) {
+        self.init(requestID: requestID, parameters: parameters, shared: shared, gateOccupancyOnEntry: gateOccupancyOnEntry, statsSource: nil)
+    }
+
+    init(
+        requestID: String, parameters: [String: String], shared: SharedState, gateOccupancyOnEntry: Int?,
+        statsSource: (any StatsSource)?
     ) {
         self.requestID = requestID
         self.parameters = parameters
         self.shared = shared
         self.gateOccupancyOnEntry = gateOccupancyOnEntry
-        self.statsProvider = statsProvider
+        self.statsSource = statsSource
     }
 
     /// The path parameter `name`, or nil.
     public func parameter(_ name: String) -> String? { parameters[name] }
 
     /// The server's request accounting right now; nil outside a server.
-    public var serverStats: ServerStats? { statsProvider?() }
+    public var serverStats: ServerStats? { statsSource?.snapshot() }
+}
+
+/// What can report a server's stats; a class reference, so a context costs no allocation for it.
+protocol StatsSource: AnyObject, Sendable {
+    func snapshot() -> ServerStats
 }

@@ -11,9 +11,27 @@ enum RequestID {
     }()
     private static let counter = Atomic<UInt64>(0)
 
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
     static func make() -> String {
         let n = counter.wrappingAdd(1, ordering: .relaxed).newValue
-        return prefix + "-" + String(n, radix: 16)
+        // 16 hex digits of the prefix, '-', then the counter in hex: built in one buffer.
+        return String(unsafeUninitializedCapacity: 33) { buffer in
+            var count = 0
+            for byte in prefix.utf8 {
+                buffer[count] = byte
+                count += 1
+            }
+            buffer[count] = UInt8(ascii: "-")
+            count += 1
+            var digits = 1
+            while digits < 16 && n >> (4 * digits) != 0 { digits += 1 }
+            for i in (0..<digits).reversed() {
+                buffer[count] = hexDigits[Int((n >> (4 * UInt64(i))) & 0xF)]
+                count += 1
+            }
+            return count
+        }
     }
 
     /// The longest client id echoed back; longer ones are replaced by a fresh id.

@@ -3,7 +3,8 @@ import Synchronization
 /// A single-consumer queue of requests from one loop to the task that starts their handlers.
 ///
 /// The consumer takes everything queued in one wake-up, so a burst of requests costs one
-/// resumption. Waiting holds no thread.
+/// resumption; it swaps its emptied buffer in, so a steady stream allocates nothing.
+/// Waiting holds no thread.
 final class RequestQueue: Sendable {
     private struct State {
         var items: [PendingRequest] = []
@@ -42,13 +43,30 @@ final class RequestQueue: Sendable {
         }
     }
 
-    /// The next batch of requests, or nil once the queue is finished and empty.
-    func next() async -> [PendingRequest]? {
+    /// Replaces `batch` (emptied by the caller) with the next batch of requests; false once
+    /// the queue is finished and empty.
+    func next(into batch: inout [PendingRequest]) async -> Bool {
+        if swapIfReady(&batch) { return true }
+        guard let items = await waitForItems() else { return false }
+        batch = items
+        return true
+    }
+
+    private func swapIfReady(_ batch: inout [PendingRequest]) -> Bool {
+        state.withLock { state in
+            guard !state.items.isEmpty else { return false }
+            batch.removeAll(keepingCapacity: true)
+            swap(&state.items, &batch)
+            return true
+        }
+    }
+
+    private func waitForItems() async -> [PendingRequest]? {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<[PendingRequest]?, Never>) in
             let ready: [PendingRequest]?? = state.withLock { state in
                 if !state.items.isEmpty {
                     let items = state.items
-                    state.items.removeAll(keepingCapacity: true)
+                    state.items = []
                     return .some(items)
                 }
                 if state.finished { return .some(nil) }

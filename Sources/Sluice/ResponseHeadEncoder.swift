@@ -43,23 +43,34 @@ enum ResponseHeadEncoder {
     }
 
     private static func isEngineOwned(_ name: String) -> Bool {
-        name.equalsIgnoringASCIICase("content-length") || name.equalsIgnoringASCIICase("transfer-encoding")
-            || name.equalsIgnoringASCIICase("connection") || name.equalsIgnoringASCIICase("date")
-            || name.equalsIgnoringASCIICase("server") || name.equalsIgnoringASCIICase("x-request-id")
-    }
-
-    private static func isToken(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                true
-            default:
-                "!#$%&'*+-.^_`|~".utf8.contains(byte)
-            }
+        switch name.utf8.count {
+        case 4: name.equalsIgnoringASCIICase("date")
+        case 6: name.equalsIgnoringASCIICase("server")
+        case 10: name.equalsIgnoringASCIICase("connection")
+        case 12: name.equalsIgnoringASCIICase("x-request-id")
+        case 14: name.equalsIgnoringASCIICase("content-length")
+        case 17: name.equalsIgnoringASCIICase("transfer-encoding")
+        default: false
         }
     }
 
+    /// RFC 9110 token characters, by byte value.
+    private static let tokenTable: [Bool] = (0..<256).map { byte in
+        switch UInt8(byte) {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            true
+        default:
+            "!#$%&'*+-.^_`|~".utf8.contains(UInt8(byte))
+        }
+    }
+
+    private static func isToken(_ name: String) -> Bool {
+        var name = name
+        return name.withUTF8 { bytes in !bytes.isEmpty && bytes.allSatisfy { tokenTable[Int($0)] } }
+    }
+
     private static func isFieldValue(_ value: String) -> Bool {
-        value.utf8.allSatisfy { $0 != 0 && $0 != 0x0A && $0 != 0x0D }
+        var value = value
+        return value.withUTF8 { bytes in bytes.allSatisfy { $0 != 0 && $0 != 0x0A && $0 != 0x0D } }
     }
 }

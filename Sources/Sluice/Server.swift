@@ -85,10 +85,12 @@ public actor Server: Service {
     /// inherit the loop's executor: the gates, timers and answer all run on the loop thread.
     private static func consume(_ queue: RequestQueue, dispatcher: Dispatcher) async {
         await withDiscardingTaskGroup { requests in
-            while let batch = await queue.next() {
+            var batch: [PendingRequest] = []
+            while await queue.next(into: &batch) {
                 for pending in batch {
                     requests.addTask { await dispatcher.handle(pending) }
                 }
+                batch.removeAll(keepingCapacity: true)
             }
         }
     }
