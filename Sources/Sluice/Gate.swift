@@ -59,7 +59,7 @@ public final class Gate: Sendable {
     public let name: String
     public let limit: Int
     public let maxQueue: Int
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Creates a gate.
     /// - Parameters:

@@ -8,7 +8,7 @@ final class OneShotSignal: Sendable {
         var waiters: [Int: UnsafeContinuation<Void, Never>] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     var hasFired: Bool { state.withLock { $0.fired } }
 

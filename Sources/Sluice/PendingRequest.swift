@@ -6,7 +6,7 @@ import Synchronization
 final class PendingRequest: @unchecked Sendable {
     // @unchecked: `raw` is a C handle used only under `state`'s lock while the request is
     // unanswered, and handed to the shim's respond call exactly once (`takeRaw`); every
-    // other stored property is immutable or inside the Mutex.
+    // other stored property is immutable or behind the lock.
     private let raw: OpaquePointer
     let request: Request
     let route: Route?
@@ -39,7 +39,7 @@ final class PendingRequest: @unchecked Sendable {
         var deadlineExpired = false
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(raw: OpaquePointer, request: Request, route: Route?, parameters: [String: String], loopIndex: Int) {
         self.raw = raw

@@ -12,7 +12,7 @@ final class RequestQueue: Sendable {
         var finished = false
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     private enum PushOutcome {
         case rejected

@@ -7,16 +7,12 @@ public final class SharedState: Sendable {
     /// different keys rarely contend.
     private static let shardCount = 16
 
-    private let counters = Mutex<[String: SharedCounter]>([:])
+    private let counters = Locked<[String: SharedCounter]>([:])
+    private typealias Shard = Locked<[String: [UInt8]]>
     private let shards: [Shard]
 
-    /// One lock and the keys it guards (a class, since a Mutex cannot sit in an array).
-    private final class Shard: Sendable {
-        let storage = Mutex<[String: [UInt8]]>([:])
-    }
-
     public init() {
-        shards = (0..<Self.shardCount).map { _ in Shard() }
+        shards = (0..<Self.shardCount).map { _ in Shard([:]) }
     }
 
     /// The counter called `name`, created at 0 on first use; the same object every time.
@@ -40,19 +36,19 @@ public final class SharedState: Sendable {
 
     /// The value stored under `key`, or nil.
     public func value(forKey key: String) -> [UInt8]? {
-        shard(key).storage.withLock { $0[key] }
+        shard(key).withLock { $0[key] }
     }
 
     /// Stores `value` under `key`; nil removes the key.
     public func setValue(_ value: [UInt8]?, forKey key: String) {
-        shard(key).storage.withLock { $0[key] = value }
+        shard(key).withLock { $0[key] = value }
     }
 
     /// Reads, changes and writes the value under `key` as one atomic step: no other access
     /// to that key happens in between. Setting the value to nil removes the key.
     /// - Returns: What `body` returns.
     public func update<T>(_ key: String, _ body: (inout [UInt8]?) throws -> T) rethrows -> T {
-        try shard(key).storage.withLock { storage in
+        try shard(key).withLock { storage in
             var value = storage[key]
             defer { storage[key] = value }
             return try body(&value)

@@ -1,7 +1,7 @@
 import Glibc
 import Logging
 import ServiceLifecycle
-import Sluice
+@testable import Sluice
 import Testing
 
 @Suite("Engine over real sockets: deadlines, queue timeouts, cancellation, stats")
@@ -109,7 +109,7 @@ struct EngineTests {
 
 /// Holds the last stats a handler saw.
 final class StatsBox: Sendable {
-    private let box = Mutex<ServerStats?>(nil)
+    private let box = Locked<ServerStats?>(nil)
     func set(_ stats: ServerStats?) { box.withLock { $0 = stats } }
     var value: ServerStats? { box.withLock { $0 } }
 }

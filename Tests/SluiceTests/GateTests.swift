@@ -4,7 +4,7 @@ import Testing
 
 /// Records the order in which waiters were admitted.
 private final class Order: Sendable {
-    private let entries = Mutex<[Int]>([])
+    private let entries = Locked<[Int]>([])
     func append(_ value: Int) { entries.withLock { $0.append(value) } }
     var values: [Int] { entries.withLock { $0 } }
 }

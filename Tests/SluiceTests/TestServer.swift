@@ -44,6 +44,7 @@ struct TestFailure: Error {}
 final class Counter: Sendable {
     private let value = Atomic<Int>(0)
     func increment() { value.wrappingAdd(1, ordering: .relaxed) }
+    func add(_ delta: Int) { value.wrappingAdd(delta, ordering: .relaxed) }
     var current: Int { value.load(ordering: .relaxed) }
 }
 
