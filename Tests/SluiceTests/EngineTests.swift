@@ -84,7 +84,9 @@ struct EngineTests {
         var configuration = Configuration()
         configuration.port = 0
         var router = Router()
+        let (started, startedContinuation) = AsyncStream<Void>.makeStream()
         router.get("/work") { _, _ in
+            startedContinuation.yield()
             try await Task.sleep(for: .milliseconds(300))
             return .text("finished")
         }
@@ -97,7 +99,9 @@ struct EngineTests {
             let port = try #require(await iterator.next())
             let response = try await withThrowingTaskGroup(of: ClientResponse.self) { inner in
                 inner.addTask { try await blocking { try TestClient(port: port).request("GET", "/work") } }
-                while server.stats.inFlight == 0 { await Task.yield() }
+                var events = started.makeAsyncIterator()
+                _ = await events.next() // the handler runs: now shut down under it
+                #expect(server.stats.inFlight == 1)
                 await group.triggerGracefulShutdown()
                 return try await inner.next()!
             }

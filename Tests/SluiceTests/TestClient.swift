@@ -1,11 +1,13 @@
-import Dispatch
+import Foundation
 import Glibc
 
-/// Runs blocking work on a dispatch thread, never on Swift's cooperative pool, which the
-/// server under test shares.
+/// Runs blocking work on a thread of its own. Not on a dispatch queue: on Linux Swift's
+/// global executor shares dispatch's pool, so blocked clients could starve the tasks they
+/// wait for.
 func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+        let thread = Thread { continuation.resume(with: Result { try work() }) }
+        thread.start()
     }
 }
 
