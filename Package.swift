@@ -5,6 +5,7 @@ let package = Package(
     name: "Sluice",
     products: [
         .library(name: "Sluice", targets: ["Sluice"]),
+        .library(name: "sluice", type: .dynamic, targets: ["SluiceC"]),
         .executable(name: "sluice-demo", targets: ["SluiceDemo"]),
     ],
     dependencies: [
@@ -32,6 +33,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .systemLibrary(name: "CSluiceAPI"),
+        .target(
+            name: "SluiceC",
+            dependencies: [
+                "Sluice", "CSluiceAPI",
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

@@ -8,7 +8,7 @@ import Glibc
 /// through a futex in the kernel, which ThreadSanitizer cannot see: correct code guarded by
 /// it is reported as racy. ThreadSanitizer intercepts pthread mutexes, so the Swift tests
 /// can run clean under it. Uncontended, both cost about the same.
-final class Locked<Value> {
+package final class Locked<Value> {
     private final class Storage: ManagedBuffer<Value, pthread_mutex_t> {
         deinit {
             // Only the mutex: the header is a stored property that the class destroys itself.
@@ -21,7 +21,7 @@ final class Locked<Value> {
 
     private let storage: Storage
 
-    init(_ value: Value) {
+    package init(_ value: Value) {
         let buffer = Storage.create(minimumCapacity: 1) { _ in value }
         buffer.withUnsafeMutablePointerToElements { mutex in
             mutex.initialize(to: pthread_mutex_t())
@@ -32,7 +32,7 @@ final class Locked<Value> {
     }
 
     /// Runs `body` with exclusive access to the value.
-    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+    package func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
         try storage.withUnsafeMutablePointers { value, mutex in
             pthread_mutex_lock(mutex)
             defer { pthread_mutex_unlock(mutex) }

@@ -1,0 +1,196 @@
+import Sluice
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The object behind a `sluice_request *`: the request as C sees it, and the meeting point
+/// of the C handler's answer (from any thread) and the Swift task that waits for it.
+///
+/// C holds two references: one until the handler function returns, one until the request is
+/// answered (an answer after cancellation only releases it). So the handle stays valid until
+/// both have happened, and a second answer inside the handler gets an error, not a crash.
+final class CRequest: @unchecked Sendable {
+    // @unchecked: mutable state is behind `state`'s lock; the C strings are written once in
+    // init, or created under the lock and then never changed until deinit.
+    let request: Request
+    let context: RequestContext
+    unowned let server: CServer
+
+    enum Answer: Sendable {
+        case response(Response)
+        case error(HTTPError)
+    }
+
+    typealias CancelCallback = @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void
+
+    private struct CancelHook: @unchecked Sendable {
+        // @unchecked: C function pointer and the user's opaque data, passed back untouched.
+        var callback: CancelCallback
+        var userData: UnsafeMutableRawPointer?
+    }
+
+    private struct State: Sendable {
+        var answer: Answer?
+        var answered = false
+        var cancelled = false
+        var waiter: UnsafeContinuation<Answer, any Error>?
+        var cancelHook: CancelHook?
+        var cache: [String: CStringBox] = [:]
+    }
+
+    /// An owned C string (or its absence), freed with the request.
+    final class CStringBox: @unchecked Sendable {
+        // @unchecked: written once at init, freed in deinit.
+        let pointer: UnsafeMutablePointer<CChar>?
+        init(_ text: String?) { pointer = text.map(CString.copy) }
+        deinit { free(pointer) }
+    }
+
+    private let state = Locked(State())
+    private let method: CStringBox
+    private let path: CStringBox
+    private let query: CStringBox
+    private let id: CStringBox
+    private let body: UnsafeMutableRawPointer
+
+    init(request: Request, context: RequestContext, server: CServer) {
+        self.request = request
+        self.context = context
+        self.server = server
+        method = CStringBox(request.method.rawValue)
+        path = CStringBox(request.path)
+        query = CStringBox(request.query)
+        id = CStringBox(request.id)
+        body = malloc(max(1, request.body.count))!
+        request.body.withUnsafeBytes { bytes in
+            if let base = bytes.baseAddress { body.copyMemory(from: base, byteCount: bytes.count) }
+        }
+        body.storeBytes(of: 0, toByteOffset: request.body.count, as: UInt8.self)
+    }
+
+    deinit { free(body) }
+
+    var handle: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
+
+    static func from(_ handle: OpaquePointer?) -> CRequest? {
+        guard let handle else { return nil }
+        return Unmanaged<CRequest>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
+    }
+
+    // MARK: Reading
+
+    var methodPointer: UnsafePointer<CChar>? { UnsafePointer(method.pointer) }
+    var pathPointer: UnsafePointer<CChar>? { UnsafePointer(path.pointer) }
+    var queryPointer: UnsafePointer<CChar>? { UnsafePointer(query.pointer) }
+    var idPointer: UnsafePointer<CChar>? { UnsafePointer(id.pointer) }
+    var bodyPointer: UnsafeRawPointer { UnsafeRawPointer(body) }
+
+    /// A C string computed once per key and kept until the request is freed.
+    func cached(_ key: String, _ compute: () -> String?) -> UnsafePointer<CChar>? {
+        let box = state.withLock { state in
+            if let box = state.cache[key] { return box }
+            let box = CStringBox(compute())
+            state.cache[key] = box
+            return box
+        }
+        return UnsafePointer(box.pointer)
+    }
+
+    var isCancelled: Bool { state.withLock { $0.cancelled } }
+
+    // MARK: The handler's side
+
+    /// Calls the C handler (here, or on the blocking pool) and waits for its answer.
+    func run(_ handler: @escaping @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void,
+             userData: UnsafeMutableRawPointer?, pool: BlockingPool?) async throws -> Response {
+        // The two references C holds: until the handler returns, and until the answer.
+        let handle = UncheckedSendable(OpaquePointer(Unmanaged.passRetained(self).retain().toOpaque()))
+        let box = UncheckedSendable(userData)
+        if let pool {
+            let submitted = pool.submit { [self] in
+                handler(handle.value, box.value)
+                Unmanaged.passUnretained(self).release()
+            }
+            if !submitted {
+                Unmanaged.passUnretained(self).release()
+                Unmanaged.passUnretained(self).release()
+                throw HTTPError(503, message: "server is shutting down")
+            }
+        } else {
+            handler(handle.value, box.value)
+            Unmanaged.passUnretained(self).release()
+        }
+        switch try await waitForAnswer() {
+        case .response(let response): return response
+        case .error(let error): throw error
+        }
+    }
+
+    private func waitForAnswer() async throws -> Answer {
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Answer, any Error>) in
+                let ready: Result<Answer, any Error>? = state.withLock { state in
+                    if let answer = state.answer { return .success(answer) }
+                    if state.cancelled { return .failure(CancellationError()) }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(with: ready) }
+            }
+        } onCancel: {
+            cancel()
+        }
+    }
+
+    /// Marks the request cancelled: the waiting task ends at once (returning its permits),
+    /// the C cancel callback runs, and a later answer only releases the request.
+    private func cancel() {
+        let (waiter, hook) = state.withLock { state -> (UnsafeContinuation<Answer, any Error>?, CancelHook?) in
+            guard !state.cancelled, state.answer == nil else { return (nil, nil) }
+            state.cancelled = true
+            defer {
+                state.waiter = nil
+                state.cancelHook = nil
+            }
+            return (state.waiter, state.cancelHook)
+        }
+        waiter?.resume(throwing: CancellationError())
+        if let hook { hook.callback(handle, hook.userData) }
+    }
+
+    func onCancel(_ callback: @escaping CancelCallback, userData: UnsafeMutableRawPointer?) -> Int32 {
+        state.withLock { state in
+            if state.cancelled { return ErrorCode.cancelled }
+            if state.answered || state.cancelHook != nil { return ErrorCode.state }
+            state.cancelHook = CancelHook(callback: callback, userData: userData)
+            return ErrorCode.ok
+        }
+    }
+
+    // MARK: The answer, from any thread
+
+    /// Delivers the answer exactly once; releases C's "unanswered" reference.
+    func answer(_ answer: Answer) -> Int32 {
+        let (code, waiter) = state.withLock { state -> (Int32, UnsafeContinuation<Answer, any Error>?) in
+            if state.answered { return (ErrorCode.state, nil) }
+            state.answered = true
+            state.cancelHook = nil
+            if state.cancelled { return (ErrorCode.cancelled, nil) }
+            state.answer = answer
+            defer { state.waiter = nil }
+            return (ErrorCode.ok, state.waiter)
+        }
+        if code == ErrorCode.state { return code }
+        waiter?.resume(returning: answer)
+        Unmanaged.passUnretained(self).release()
+        return code
+    }
+}
+
+/// Carries a value the compiler cannot prove Sendable across a boundary where it is used
+/// by one thread at a time (here: the user's opaque pointer, handed back to their handler).
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

@@ -1,0 +1,108 @@
+import CSluiceAPI
+import Sluice
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Request and answer entry points of Include/sluice.h.
+
+@_cdecl("sluice_request_method")
+public func sluiceRequestMethod(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? { CRequest.from(handle)?.methodPointer }
+
+@_cdecl("sluice_request_path")
+public func sluiceRequestPath(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? { CRequest.from(handle)?.pathPointer }
+
+@_cdecl("sluice_request_query")
+public func sluiceRequestQuery(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? { CRequest.from(handle)?.queryPointer }
+
+@_cdecl("sluice_request_id")
+public func sluiceRequestID(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? { CRequest.from(handle)?.idPointer }
+
+@_cdecl("sluice_request_header")
+public func sluiceRequestHeader(_ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
+    guard let request = CRequest.from(handle), let name = CString.read(name) else { return nil }
+    return request.cached("h:" + name.lowercased()) { request.request.headers[name] }
+}
+
+@_cdecl("sluice_request_param")
+public func sluiceRequestParam(_ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
+    guard let request = CRequest.from(handle), let name = CString.read(name) else { return nil }
+    return request.cached("p:" + name) { request.context.parameter(name) }
+}
+
+@_cdecl("sluice_request_query_param")
+public func sluiceRequestQueryParam(_ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
+    guard let request = CRequest.from(handle), let name = CString.read(name) else { return nil }
+    return request.cached("q:" + name) { request.request.queryParameter(name) }
+}
+
+@_cdecl("sluice_request_body")
+public func sluiceRequestBody(_ handle: OpaquePointer?, _ outLength: UnsafeMutablePointer<Int>?) -> UnsafeRawPointer? {
+    guard let request = CRequest.from(handle) else { return nil }
+    outLength?.pointee = request.request.body.count
+    return request.bodyPointer
+}
+
+@_cdecl("sluice_request_gate_occupancy")
+public func sluiceRequestGateOccupancy(_ handle: OpaquePointer?) -> Int32 {
+    Int32(CRequest.from(handle)?.context.gateOccupancyOnEntry ?? 0)
+}
+
+@_cdecl("sluice_request_server")
+public func sluiceRequestServer(_ handle: OpaquePointer?) -> OpaquePointer? { CRequest.from(handle)?.server.handle }
+
+@_cdecl("sluice_request_is_cancelled")
+public func sluiceRequestIsCancelled(_ handle: OpaquePointer?) -> Int32 {
+    (CRequest.from(handle)?.isCancelled ?? false) ? 1 : 0
+}
+
+@_cdecl("sluice_request_on_cancel")
+public func sluiceRequestOnCancel(_ handle: OpaquePointer?,
+                                  _ callback: (@convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void)?,
+                                  _ userData: UnsafeMutableRawPointer?) -> Int32 {
+    guard let request = CRequest.from(handle), let callback else { return ErrorCode.invalid }
+    return request.onCancel(callback, userData: userData)
+}
+
+/// Builds a Response from C arguments; nil when one is invalid (status, header bytes).
+private func makeResponse(_ status: Int32, _ headers: UnsafePointer<sluice_header>?, _ count: Int,
+                          _ body: UnsafeRawPointer?, _ length: Int) -> Response? {
+    guard (100...999).contains(status), count == 0 || headers != nil, length == 0 || body != nil else { return nil }
+    var fields = HTTPHeaders()
+    for i in 0..<count {
+        guard let name = CString.read(headers![i].name), let value = CString.read(headers![i].value),
+            !name.isEmpty, !name.utf8.contains(where: { $0 <= 0x20 || $0 == UInt8(ascii: ":") || $0 >= 0x7F }),
+            !value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A })
+        else { return nil }
+        fields.add(name: name, value: value)
+    }
+    let bytes = length > 0 ? Array(UnsafeRawBufferPointer(start: body, count: length)) : []
+    return Response(status: Int(status), headers: fields, body: bytes)
+}
+
+@_cdecl("sluice_respond")
+public func sluiceRespond(_ handle: OpaquePointer?, _ status: Int32, _ headers: UnsafePointer<sluice_header>?, _ count: Int,
+                          _ body: UnsafeRawPointer?, _ length: Int) -> Int32 {
+    guard let request = CRequest.from(handle) else { return ErrorCode.invalid }
+    guard let response = makeResponse(status, headers, count, body, length) else { return ErrorCode.invalid }
+    return request.answer(.response(response))
+}
+
+@_cdecl("sluice_respond_owned")
+public func sluiceRespondOwned(_ handle: OpaquePointer?, _ status: Int32, _ headers: UnsafePointer<sluice_header>?,
+                               _ count: Int, _ body: UnsafeMutableRawPointer?, _ length: Int,
+                               _ freeBody: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?) -> Int32 {
+    guard let request = CRequest.from(handle) else { return ErrorCode.invalid }
+    guard let response = makeResponse(status, headers, count, body, length) else { return ErrorCode.invalid }
+    let code = request.answer(.response(response))
+    // The body was copied into the response; on success it is the engine's to free.
+    if code == ErrorCode.ok, let freeBody { freeBody(body) }
+    return code
+}
+
+@_cdecl("sluice_respond_error")
+public func sluiceRespondError(_ handle: OpaquePointer?, _ status: Int32, _ message: UnsafePointer<CChar>?) -> Int32 {
+    guard let request = CRequest.from(handle), (100...999).contains(status) else { return ErrorCode.invalid }
+    return request.answer(.error(HTTPError(Int(status), message: CString.read(message))))
+}

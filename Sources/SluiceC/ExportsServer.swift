@@ -1,0 +1,150 @@
+import CSluiceAPI
+import Sluice
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Server entry points of Include/sluice.h. Each is thin: check, convert, call, map errors.
+
+@_cdecl("sluice_version")
+public func sluiceVersion() -> UnsafePointer<CChar> {
+    StaticString("0.1.0").utf8Start.withMemoryRebound(to: CChar.self, capacity: 6) { $0 }
+}
+
+@_cdecl("sluice_strerror")
+public func sluiceStrerror(_ error: Int32) -> UnsafePointer<CChar> {
+    ErrorCode.message(error).utf8Start.withMemoryRebound(to: CChar.self, capacity: 1) { $0 }
+}
+
+@_cdecl("sluice_server_create")
+public func sluiceServerCreate(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ options: UnsafePointer<sluice_server_options>?) -> Int32 {
+    guard let out else { return ErrorCode.invalid }
+    var given = sluice_server_options()
+    given.size = 0
+    if let options {
+        guard options.pointee.size >= MemoryLayout<sluice_server_options>.size else { return ErrorCode.invalid }
+        given = options.pointee
+    }
+    guard let configuration = Configuration(cOptions: options == nil ? nil : given) else { return ErrorCode.invalid }
+    let poolSize = options == nil ? 4 : Int(given.blocking_pool_size)
+    guard poolSize >= 1 && poolSize <= 1024 else { return ErrorCode.invalid }
+    let server = CServer(configuration: configuration, blockingPoolSize: poolSize)
+    out.pointee = OpaquePointer(Unmanaged.passRetained(server).toOpaque())
+    return ErrorCode.ok
+}
+
+@_cdecl("sluice_server_destroy")
+public func sluiceServerDestroy(_ handle: OpaquePointer?) {
+    guard let server = CServer.from(handle) else { return }
+    server.stop()
+    if !server.isConfiguring { server.waitUntilStopped() }
+    Unmanaged.passUnretained(server).release()
+}
+
+@_cdecl("sluice_server_add_route")
+public func sluiceServerAddRoute(
+    _ handle: OpaquePointer?, _ method: UnsafePointer<CChar>?, _ pattern: UnsafePointer<CChar>?,
+    _ handler: (@convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void)?, _ userData: UnsafeMutableRawPointer?,
+    _ options: UnsafePointer<sluice_route_options>?
+) -> Int32 {
+    guard let server = CServer.from(handle), let method = CString.read(method), let pattern = CString.read(pattern),
+        let handler, !method.isEmpty
+    else { return ErrorCode.invalid }
+    var routeOptions = sluice_route_options(size: MemoryLayout<sluice_route_options>.size, gate_limit: 0, gate_name: nil,
+                                            weight: 1, timeout_ms: 0, blocking: 0, monitoring: 0)
+    if let options {
+        guard options.pointee.size >= MemoryLayout<sluice_route_options>.size, options.pointee.gate_limit >= 0,
+            options.pointee.weight >= 1
+        else { return ErrorCode.invalid }
+        routeOptions = options.pointee
+    }
+    guard method.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return ErrorCode.invalid }
+    return server.addRoute(method: method, pattern: pattern, handler: handler, userData: userData, options: routeOptions)
+}
+
+@_cdecl("sluice_server_start")
+public func sluiceServerStart(_ handle: OpaquePointer?, _ outPort: UnsafeMutablePointer<Int32>?) -> Int32 {
+    guard let server = CServer.from(handle) else { return ErrorCode.invalid }
+    let (code, port) = server.start()
+    if code == ErrorCode.ok { outPort?.pointee = Int32(port) }
+    return code
+}
+
+@_cdecl("sluice_server_run")
+public func sluiceServerRun(_ handle: OpaquePointer?) -> Int32 {
+    guard let server = CServer.from(handle) else { return ErrorCode.invalid }
+    if server.isConfiguring {
+        let (code, _) = server.start()
+        if code != ErrorCode.ok { return code }
+    }
+    server.waitUntilStopped()
+    return ErrorCode.ok
+}
+
+@_cdecl("sluice_server_stop")
+public func sluiceServerStop(_ handle: OpaquePointer?) -> Int32 {
+    guard let server = CServer.from(handle) else { return ErrorCode.invalid }
+    server.stop()
+    return ErrorCode.ok
+}
+
+@_cdecl("sluice_server_stats")
+public func sluiceServerStats(_ out: UnsafeMutablePointer<sluice_stats>?, _ handle: OpaquePointer?) -> Int32 {
+    guard let out, let server = CServer.from(handle), out.pointee.size >= MemoryLayout<sluice_stats>.size else {
+        return ErrorCode.invalid
+    }
+    let stats = server.stats
+    out.pointee.in_flight = UInt64(stats?.inFlight ?? 0)
+    out.pointee.max_in_flight = UInt64(stats?.maxInFlight ?? 0)
+    out.pointee.queued = UInt64(stats?.queued ?? 0)
+    out.pointee.completed = UInt64(stats?.completed ?? 0)
+    out.pointee.rejected = UInt64(stats?.rejected ?? 0)
+    out.pointee.timed_out = UInt64(stats?.timedOut ?? 0)
+    out.pointee.cancelled = UInt64(stats?.cancelled ?? 0)
+    out.pointee.errors = UInt64(stats?.errors ?? 0)
+    return ErrorCode.ok
+}
+
+@_cdecl("sluice_server_gate_stats")
+public func sluiceServerGateStats(_ out: UnsafeMutablePointer<sluice_gate_stats>?, _ handle: OpaquePointer?,
+                                  _ name: UnsafePointer<CChar>?) -> Int32 {
+    guard let out, let server = CServer.from(handle), let name = CString.read(name),
+        out.pointee.size >= MemoryLayout<sluice_gate_stats>.size
+    else { return ErrorCode.invalid }
+    guard let gate = server.gate(named: name) else { return ErrorCode.notFound }
+    let snapshot = gate.snapshot
+    out.pointee.limit = UInt64(snapshot.limit)
+    out.pointee.in_flight = UInt64(snapshot.inFlight)
+    out.pointee.max_in_flight = UInt64(snapshot.maxInFlight)
+    out.pointee.queued = UInt64(snapshot.queued)
+    return ErrorCode.ok
+}
+
+extension Configuration {
+    /// The configuration of C options; nil when one is out of range.
+    init?(cOptions options: sluice_server_options?) {
+        self.init()
+        guard let o = options else { return }
+        guard let host = CString.read(o.host), o.port >= 0, o.port <= 65535, o.io_threads >= 1, o.io_threads <= 64,
+            o.max_connections >= 1, o.max_concurrency >= 1, o.max_queue >= 0, o.max_request_line >= 16,
+            o.max_header_bytes >= 64, o.max_header_count >= 1, o.header_timeout_ms > 0, o.idle_timeout_ms > 0,
+            o.queue_timeout_ms > 0, o.handler_timeout_ms > 0, o.max_body_bytes <= UInt64(Int.max)
+        else { return nil }
+        self.host = host
+        port = Int(o.port)
+        ioThreads = Int(o.io_threads)
+        maxConnections = Int(o.max_connections)
+        maxRequestLineBytes = o.max_request_line
+        maxHeaderBytes = o.max_header_bytes
+        maxHeaderCount = o.max_header_count
+        maxBodyBytes = Int(o.max_body_bytes)
+        headerTimeout = .milliseconds(Int64(clamping: o.header_timeout_ms))
+        idleTimeout = .milliseconds(Int64(clamping: o.idle_timeout_ms))
+        maxConcurrency = Int(o.max_concurrency)
+        maxQueue = Int(o.max_queue)
+        queueTimeout = .milliseconds(Int64(clamping: o.queue_timeout_ms))
+        handlerTimeout = .milliseconds(Int64(clamping: o.handler_timeout_ms))
+        drainTimeout = .milliseconds(Int64(clamping: o.drain_timeout_ms))
+    }
+}

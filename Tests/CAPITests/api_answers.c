@@ -1,0 +1,95 @@
+/* Answers: a second answer and an answer after the deadline return codes and send nothing
+ * more; the cancel callback runs once; the error helper answers JSON and counts an error. */
+#define _DEFAULT_SOURCE
+#include "test_support.h"
+
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+static atomic_int second_answer = 1;
+static atomic_int late_answer = 1;
+static atomic_int cancel_calls = 0;
+static atomic_int bad_status = 1;
+
+static void twice(sluice_request *request, void *user_data) {
+    (void)user_data;
+    sluice_respond(request, 200, NULL, 0, "first", 5);
+    atomic_store(&second_answer, sluice_respond(request, 200, NULL, 0, "second", 6));
+}
+
+static void on_cancel(sluice_request *request, void *user_data) {
+    (void)request;
+    (void)user_data;
+    atomic_fetch_add(&cancel_calls, 1);
+}
+
+/* A blocking handler that sleeps past its route's 100 ms deadline, then answers. */
+static void late(sluice_request *request, void *user_data) {
+    (void)user_data;
+    CHECK_RC(sluice_request_on_cancel(request, on_cancel, NULL), SLUICE_OK);
+    CHECK_RC(sluice_request_on_cancel(request, on_cancel, NULL), SLUICE_ESTATE);
+    usleep(400 * 1000);
+    CHECK(sluice_request_is_cancelled(request) == 1);
+    atomic_store(&late_answer, sluice_respond(request, 200, NULL, 0, "late", 4));
+}
+
+static void failing(sluice_request *request, void *user_data) {
+    (void)user_data;
+    atomic_store(&bad_status, sluice_respond(request, 42, NULL, 0, NULL, 0));
+    sluice_header injected[] = {{"X-A", "a\r\nX-Injected: 1"}};
+    CHECK_RC(sluice_respond(request, 200, injected, 1, NULL, 0), SLUICE_EINVAL);
+    CHECK_RC(sluice_respond_error(request, 418, "no coffee"), SLUICE_OK);
+}
+
+static void owned_free(void *body) { free(body); }
+
+static void owned(sluice_request *request, void *user_data) {
+    (void)user_data;
+    char *body = malloc(5);
+    memcpy(body, "owned", 5);
+    CHECK_RC(sluice_respond_owned(request, 200, NULL, 0, body, 5, owned_free), SLUICE_OK);
+}
+
+static void routes(sluice_server *server) {
+    sluice_route_options slow = SLUICE_ROUTE_OPTIONS_INIT;
+    slow.timeout_ms = 100;
+    slow.blocking = 1;
+    CHECK_RC(sluice_server_add_route(server, "GET", "/twice", twice, NULL, NULL), SLUICE_OK);
+    CHECK_RC(sluice_server_add_route(server, "GET", "/late", late, NULL, &slow), SLUICE_OK);
+    CHECK_RC(sluice_server_add_route(server, "GET", "/failing", failing, NULL, NULL), SLUICE_OK);
+    CHECK_RC(sluice_server_add_route(server, "GET", "/owned", owned, NULL, NULL), SLUICE_OK);
+}
+
+int main(void) {
+    int port = 0;
+    sluice_server *server = start_server(&port, NULL, routes);
+    char body[256];
+
+    CHECK(http_request(port, "GET", "/twice", NULL, body, sizeof(body)) == 200 && strcmp(body, "first") == 0);
+    CHECK(atomic_load(&second_answer) == SLUICE_ESTATE);
+
+    CHECK(http_request(port, "GET", "/late", NULL, body, sizeof(body)) == 504);
+    for (int i = 0; i < 100 && atomic_load(&late_answer) == 1; i++) usleep(20 * 1000); /* the handler's own sleep ends */
+    CHECK(atomic_load(&late_answer) == SLUICE_ECANCELED);
+    CHECK(atomic_load(&cancel_calls) == 1);
+
+    CHECK(http_request(port, "GET", "/failing", NULL, body, sizeof(body)) == 418);
+    CHECK(strstr(body, "\"error\":\"no coffee\"") != NULL && strstr(body, "\"request_id\":") != NULL);
+    CHECK(atomic_load(&bad_status) == SLUICE_EINVAL);
+
+    CHECK(http_request(port, "GET", "/owned", NULL, body, sizeof(body)) == 200 && strcmp(body, "owned") == 0);
+
+    sluice_stats stats = {sizeof(sluice_stats), 0, 0, 0, 0, 0, 0, 0, 0};
+    CHECK_RC(sluice_server_stats(&stats, server), SLUICE_OK);
+    CHECK(stats.timed_out == 1);
+    CHECK(stats.errors == 1);
+    CHECK(stats.completed == 3);
+    CHECK(stats.in_flight == 0);
+
+    CHECK_RC(sluice_server_stop(server), SLUICE_OK);
+    CHECK_RC(sluice_server_run(server), SLUICE_OK);
+    sluice_server_destroy(server);
+    puts("api_answers: ok");
+    return 0;
+}

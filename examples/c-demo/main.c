@@ -1,0 +1,114 @@
+/*
+ * sluice-c-demo: the demo contract served by C handlers through the public header only.
+ * Same flags, endpoints and behaviour as the Swift demo (examples/swift-demo). Its first
+ * stdout line is exactly "listening on http://HOST:PORT"; SIGINT or SIGTERM drain it and
+ * it exits 0.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "delay.h"
+#include "routes.h"
+#include "sluice.h"
+
+static const char usage[] =
+    "usage: sluice-c-demo [--host ADDR] [--port N] [--io-threads N] [--max-concurrency N]\n"
+    "                     [--max-queue N] [--queue-timeout-ms N] [--handler-timeout-ms N]\n"
+    "                     [--gate-limit N] [--max-body-bytes N] [--drain-timeout-ms N]\n"
+    "                     [--log-level trace|debug|info|notice|warning|error|critical]\n";
+
+/* Parses a whole number in [min, max] or exits 2 with a readable message. */
+static long long number(const char *flag, const char *value, long long min, long long max) {
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(value, &end, 10);
+    if (*value == '\0' || *end != '\0' || errno != 0 || n < min || n > max) {
+        fprintf(stderr, "sluice-c-demo: %s takes a whole number in %lld...%lld, not '%s'\n", flag, min, max, value);
+        exit(2);
+    }
+    return n;
+}
+
+static void parse(int argc, char **argv, sluice_server_options *o, int *gate_limit) {
+    for (int i = 1; i < argc; i++) {
+        const char *flag = argv[i];
+        if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
+            fputs(usage, stdout);
+            exit(0);
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "sluice-c-demo: %s needs a value\n", flag);
+            exit(2);
+        }
+        const char *v = argv[++i];
+        if (strcmp(flag, "--host") == 0) o->host = v;
+        else if (strcmp(flag, "--port") == 0) o->port = (int)number(flag, v, 0, 65535);
+        else if (strcmp(flag, "--io-threads") == 0) o->io_threads = (int)number(flag, v, 1, 64);
+        else if (strcmp(flag, "--max-concurrency") == 0) o->max_concurrency = (int)number(flag, v, 1, 1000000);
+        else if (strcmp(flag, "--max-queue") == 0) o->max_queue = (int)number(flag, v, 0, 10000000);
+        else if (strcmp(flag, "--queue-timeout-ms") == 0) o->queue_timeout_ms = (uint64_t)number(flag, v, 1, 86400000);
+        else if (strcmp(flag, "--handler-timeout-ms") == 0) o->handler_timeout_ms = (uint64_t)number(flag, v, 1, 86400000);
+        else if (strcmp(flag, "--gate-limit") == 0) *gate_limit = (int)number(flag, v, 1, 1000000);
+        else if (strcmp(flag, "--max-body-bytes") == 0) o->max_body_bytes = (uint64_t)number(flag, v, 0, 1LL << 40);
+        else if (strcmp(flag, "--drain-timeout-ms") == 0) o->drain_timeout_ms = (uint64_t)number(flag, v, 0, 86400000);
+        else if (strcmp(flag, "--log-level") == 0) continue; /* the C demo logs nothing per request */
+        else {
+            fprintf(stderr, "sluice-c-demo: unknown option %s\n%s", flag, usage);
+            exit(2);
+        }
+    }
+}
+
+/* Waits for SIGINT or SIGTERM (blocked in every thread) and stops the server gracefully. */
+static void *signal_thread(void *server) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int number = 0;
+    sigwait(&set, &number);
+    sluice_server_stop(server);
+    return NULL;
+}
+
+static int fail(const char *what, int rc) {
+    fprintf(stderr, "sluice-c-demo: %s: %s\n", what, sluice_strerror(rc));
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    sluice_server_options options = SLUICE_SERVER_OPTIONS_INIT;
+    int gate_limit = 4;
+    parse(argc, argv, &options, &gate_limit);
+
+    /* Block the stop signals before any thread exists, so only signal_thread receives them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    sluice_server *server = NULL;
+    int rc = sluice_server_create(&server, &options);
+    if (rc != 0) return fail("invalid options", rc);
+    if ((rc = routes_add(server, gate_limit)) != 0) return fail("cannot add routes", rc);
+    if (delay_start() != 0) return fail("cannot start the delay thread", SLUICE_ENOMEM);
+    int port = 0;
+    if ((rc = sluice_server_start(server, &port)) != 0) return fail("cannot start", rc);
+    const char *host = options.host;
+    printf(strchr(host, ':') ? "listening on http://[%s]:%d\n" : "listening on http://%s:%d\n", host, port);
+    fflush(stdout);
+
+    pthread_t signals;
+    pthread_create(&signals, NULL, signal_thread, server);
+    rc = sluice_server_run(server);
+    delay_stop(); /* answers what is left; those requests were cancelled, so it only releases them */
+    sluice_server_destroy(server);
+    pthread_detach(signals);
+    return rc == 0 ? 0 : fail("run", rc);
+}

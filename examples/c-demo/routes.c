@@ -1,0 +1,171 @@
+#define _POSIX_C_SOURCE 200809L
+#include "routes.h"
+#include "delay.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const sluice_header json_type[] = {{"Content-Type", "application/json"}};
+
+static void respond_json(sluice_request *request, const char *json) {
+    sluice_respond(request, 200, json_type, 1, json, strlen(json));
+}
+
+/* Writes text as a JSON string literal into out (capacity n); returns out. */
+static char *json_string(char *out, size_t n, const char *text) {
+    size_t j = 0;
+    out[j++] = '"';
+    for (const unsigned char *p = (const unsigned char *)text; *p && j + 8 < n; p++) {
+        if (*p == '"' || *p == '\\') {
+            out[j++] = '\\';
+            out[j++] = (char)*p;
+        } else if (*p < 0x20) {
+            j += (size_t)snprintf(out + j, n - j, "\\u%04x", *p);
+        } else {
+            out[j++] = (char)*p;
+        }
+    }
+    out[j++] = '"';
+    out[j] = '\0';
+    return out;
+}
+
+/* The ms query parameter: a whole number 0...3600000, 0 when absent; -1 when invalid. */
+static long long milliseconds(sluice_request *request) {
+    const char *text = sluice_request_query_param(request, "ms");
+    if (text == NULL) return 0;
+    char *end = NULL;
+    errno = 0;
+    long long ms = strtoll(text, &end, 10);
+    if (*text == '\0' || *end != '\0' || errno != 0 || ms < 0 || ms > 3600000) return -1;
+    return ms;
+}
+
+static void hello(sluice_request *request, void *user_data) {
+    (void)user_data;
+    static const sluice_header text_type[] = {{"Content-Type", "text/plain; charset=utf-8"}};
+    sluice_respond(request, 200, text_type, 1, "Hello, World!", 13);
+}
+
+static void json(sluice_request *request, void *user_data) {
+    (void)user_data;
+    respond_json(request, "{\"message\":\"Hello, World!\"}");
+}
+
+static void echo(sluice_request *request, void *user_data) {
+    (void)user_data;
+    size_t len = 0;
+    const void *body = sluice_request_body(request, &len);
+    const char *type = sluice_request_header(request, "Content-Type");
+    sluice_header headers[] = {{"Content-Type", type ? type : "application/octet-stream"}};
+    sluice_respond(request, 200, headers, 1, body, len);
+}
+
+static void answer_work(sluice_request *request, uint64_t waited_ms, int gate_occupancy) {
+    (void)gate_occupancy;
+    if (sluice_request_is_cancelled(request)) {
+        sluice_respond(request, 503, NULL, 0, NULL, 0); /* releases it; nothing is sent */
+        return;
+    }
+    const char *id = sluice_request_query_param(request, "id");
+    char id_json[512], request_id_json[512], body[1200];
+    snprintf(body, sizeof(body), "{\"id\":%s,\"request_id\":%s,\"slept_ms\":%" PRIu64 "}",
+             json_string(id_json, sizeof(id_json), id ? id : ""),
+             json_string(request_id_json, sizeof(request_id_json), sluice_request_id(request)), waited_ms);
+    respond_json(request, body);
+}
+
+static void work(sluice_request *request, void *user_data) {
+    (void)user_data;
+    long long ms = milliseconds(request);
+    if (ms < 0) {
+        sluice_respond_error(request, 400, "ms must be a whole number of milliseconds, 0...3600000");
+    } else if (delay_schedule(request, (uint64_t)ms, 0, answer_work) != 0) {
+        sluice_respond_error(request, 500, "out of memory");
+    }
+}
+
+static void answer_gated(sluice_request *request, uint64_t waited_ms, int gate_occupancy) {
+    (void)waited_ms;
+    char body[64];
+    snprintf(body, sizeof(body), "{\"in_flight\":%d}", gate_occupancy);
+    if (sluice_request_is_cancelled(request)) {
+        sluice_respond(request, 503, NULL, 0, NULL, 0);
+        return;
+    }
+    respond_json(request, body);
+}
+
+static void gated(sluice_request *request, void *user_data) {
+    (void)user_data;
+    long long ms = milliseconds(request);
+    if (ms < 0) {
+        sluice_respond_error(request, 400, "ms must be a whole number of milliseconds, 0...3600000");
+    } else if (delay_schedule(request, (uint64_t)ms, sluice_request_gate_occupancy(request), answer_gated) != 0) {
+        sluice_respond_error(request, 500, "out of memory");
+    }
+}
+
+static void counter_increment(sluice_request *request, void *user_data) {
+    (void)user_data;
+    int64_t value = 0;
+    sluice_counter_add(&value, sluice_request_server(request), "counter", 1);
+    char body[64];
+    snprintf(body, sizeof(body), "{\"value\":%" PRId64 "}", value);
+    respond_json(request, body);
+}
+
+static void counter(sluice_request *request, void *user_data) {
+    (void)user_data;
+    int64_t value = 0;
+    sluice_counter_get(&value, sluice_request_server(request), "counter");
+    char body[64];
+    snprintf(body, sizeof(body), "{\"value\":%" PRId64 "}", value);
+    respond_json(request, body);
+}
+
+static void fail(sluice_request *request, void *user_data) {
+    (void)user_data;
+    sluice_respond_error(request, 500, "internal server error");
+}
+
+static void stats(sluice_request *request, void *user_data) {
+    (void)user_data;
+    sluice_server *server = sluice_request_server(request);
+    sluice_stats s = {sizeof(sluice_stats), 0, 0, 0, 0, 0, 0, 0, 0};
+    sluice_gate_stats g = {sizeof(sluice_gate_stats), 0, 0, 0, 0};
+    if (sluice_server_stats(&s, server) != 0 || sluice_server_gate_stats(&g, server, "gated") != 0) {
+        sluice_respond_error(request, 500, "no stats");
+        return;
+    }
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"in_flight\":%" PRIu64 ",\"max_in_flight\":%" PRIu64 ",\"queued\":%" PRIu64 ",\"completed\":%" PRIu64
+             ",\"rejected\":%" PRIu64 ",\"timed_out\":%" PRIu64 ",\"cancelled\":%" PRIu64 ",\"errors\":%" PRIu64
+             ",\"gates\":{\"gated\":{\"limit\":%" PRIu64 ",\"in_flight\":%" PRIu64 ",\"max_in_flight\":%" PRIu64 "}}}",
+             s.in_flight, s.max_in_flight, s.queued, s.completed, s.rejected, s.timed_out, s.cancelled, s.errors,
+             g.limit, g.in_flight, g.max_in_flight);
+    respond_json(request, body);
+}
+
+int routes_add(sluice_server *server, int gate_limit) {
+    sluice_route_options gate = SLUICE_ROUTE_OPTIONS_INIT;
+    gate.gate_limit = gate_limit;
+    gate.gate_name = "gated";
+    sluice_route_options monitoring = SLUICE_ROUTE_OPTIONS_INIT;
+    monitoring.monitoring = 1;
+    int rc = 0;
+    if (!rc) rc = sluice_server_add_route(server, "GET", "/hello", hello, NULL, NULL);
+    if (!rc) rc = sluice_server_add_route(server, "GET", "/json", json, NULL, NULL);
+    if (!rc) rc = sluice_server_add_route(server, "POST", "/echo", echo, NULL, NULL);
+    if (!rc) rc = sluice_server_add_route(server, "GET", "/work", work, NULL, NULL);
+    if (!rc) rc = sluice_server_add_route(server, "POST", "/counter/increment", counter_increment, NULL, NULL);
+    if (!rc) rc = sluice_server_add_route(server, "GET", "/counter", counter, NULL, NULL);
+    if (!rc) rc = sluice_server_add_route(server, "GET", "/fail", fail, NULL, NULL);
+    if (!rc) rc = sluice_server_add_route(server, "GET", "/gated", gated, NULL, &gate);
+    if (!rc) rc = sluice_server_add_route(server, "GET", "/stats", stats, NULL, &monitoring);
+    return rc;
+}
