@@ -13,6 +13,8 @@ LISTENING = re.compile(r"^listening on http://(?P<host>[^\s]+):(?P<port>\d+)$")
 def pytest_addoption(parser):
     parser.addoption("--demo", action="append", default=[],
                      help="path of a demo binary (sluice-demo or sluice-c-demo); repeat for several")
+    parser.addoption("--libsluice", default=os.environ.get("SLUICE_LIB", ""),
+                     help="path of libsluice.so, for the Python embedding test")
 
 
 def pytest_generate_tests(metafunc):
