@@ -8,7 +8,7 @@ CBUILD ?= build
 C_DEMO := $(CBUILD)/sluice-c-demo
 LIBSLUICE := $(CBUILD)/lib/libsluice.so.0
 
-.PHONY: run test build test-swift c-build test-c test-integration test-tsan bench clean
+.PHONY: run test build lib test-swift c-build test-c test-integration test-tsan fuzz bench clean
 
 run: ## Build in release mode and start the Swift demo on $(HOST):$(PORT)
 	@scripts/ensure-deps.sh build
@@ -42,10 +42,29 @@ test-integration: build c-build
 test-tsan: ## The Swift tests under ThreadSanitizer
 	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan
 
+lib: ## libsluice.so through SwiftPM alone, exporting exactly the header's functions
+	@scripts/ensure-deps.sh build
+	$(SWIFT) build -c release --product sluice -Xlinker -soname -Xlinker libsluice.so.0 \
+		-Xlinker --version-script=$(abspath cmake/sluice.map)
+
+FUZZ_SECONDS ?= 60
+FUZZ_DIR := .build-fuzz
+FUZZ_SOURCES := Tests/fuzz/fuzz_parser.c $(addprefix Sources/CSluiceIO/,http_parser.c http_framing.c http_chunked.c http_chars.c http_errors.c)
+
+$(FUZZ_DIR)/fuzz_parser: $(FUZZ_SOURCES) Sources/CSluiceIO/include/sluice_http_parser.h
+	@mkdir -p $(FUZZ_DIR)/corpus
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-ISources/CSluiceIO/include -ISources/CSluiceIO $(FUZZ_SOURCES) -o $@ 2>&1 | grep -v 'Cannot export' || true
+	@test -x $@
+
+fuzz: $(FUZZ_DIR)/fuzz_parser ## libFuzzer on the parser for FUZZ_SECONDS (default 60), ASan+UBSan
+	$(FUZZ_DIR)/fuzz_parser -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -print_final_stats=1 \
+		$(FUZZ_DIR)/corpus Tests/fuzz/corpus/parser
+
 bench: ## wrk against the Swift demo and a node http server, side by side
 	@scripts/ensure-deps.sh bench
 	$(SWIFT) build -c release --product sluice-demo
 	Benchmarks/bench.sh $(abspath $(DEMO))
 
 clean:
-	rm -rf .build .build-tsan $(CBUILD)
+	rm -rf .build .build-tsan .build-fuzz $(CBUILD)
