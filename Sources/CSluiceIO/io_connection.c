@@ -253,6 +253,7 @@ static void dispatch(sluice_io_conn *conn) {
     request->conn = conn;
     request->is_head = conn->head.is_head;
     request->keep_alive = conn->head.keep_alive;
+    request->http10 = conn->head.version_minor == 0;
     conn->current = request;
     conn->state = CONN_WAITING;
     set_timer(conn, TIMER_NONE, 0);
@@ -520,8 +521,11 @@ void sluice_io_respond(sluice_io_request *request, int status, const char *heade
     request->close_after = (flags & SLUICE_IO_RESPOND_CLOSE) || !request->keep_alive ||
                            atomic_load(&loop->stop_accepting_requested);
     if (!request->drop) {
-        request->output = sluice__response_build(status, request->is_head, request->close_after, headers,
-                                                 headers_len, body, body_len);
+        int connection = request->close_after ? SLUICE_CONNECTION_CLOSE
+                         : request->http10    ? SLUICE_CONNECTION_KEEP_ALIVE
+                                              : SLUICE_CONNECTION_DEFAULT;
+        request->output = sluice__response_build(status, request->is_head, connection, headers, headers_len, body,
+                                                 body_len);
     }
     if (sluice__current_loop == loop) {
         sluice__conn_deliver(request);

@@ -92,6 +92,7 @@ struct sluice_io_request {
     void *context;
     int is_head;
     int keep_alive;
+    int http10;                /* the request was HTTP/1.0 */
     sluice_io_output *output;  /* set by respond */
     int close_after;
     int drop;                  /* close without answering: the client left */
@@ -132,7 +133,9 @@ void sluice__conn_close_idle(sluice_io_conn *conn);
 void sluice__conn_abort(sluice_io_conn *conn);
 
 /* io_response.c */
-sluice_io_output *sluice__response_build(int status, int is_head, int close, const char *headers,
+/* connection: 0 says nothing (HTTP/1.1 keep-alive), 1 "close", 2 "keep-alive" (for HTTP/1.0). */
+enum { SLUICE_CONNECTION_DEFAULT = 0, SLUICE_CONNECTION_CLOSE = 1, SLUICE_CONNECTION_KEEP_ALIVE = 2 };
+sluice_io_output *sluice__response_build(int status, int is_head, int connection, const char *headers,
                                          size_t headers_len, const void *body, size_t body_len);
 sluice_io_output *sluice__response_error(int status, const char *message);
 sluice_io_output *sluice__response_raw(const char *bytes, size_t len);

@@ -104,7 +104,7 @@ static size_t status_line(char *line, int status) {
     return 15 + reason_len;
 }
 
-sluice_io_output *sluice__response_build(int status, int is_head, int close, const char *headers,
+sluice_io_output *sluice__response_build(int status, int is_head, int connection, const char *headers,
                                          size_t headers_len, const void *body, size_t body_len) {
     if (status < 100 || status > 999) status = 500;
     /* RFC 9110 6.4.1 and 8.6: 1xx, 204 and 304 carry neither body nor Content-Length. */
@@ -112,6 +112,7 @@ sluice_io_output *sluice__response_build(int status, int is_head, int close, con
     static const char server[] = "Server: sluice\r\n";
     static const char length_name[] = "Content-Length: ";
     static const char connection_close[] = "Connection: close\r\n";
+    static const char connection_keep_alive[] = "Connection: keep-alive\r\n";
     size_t date_len;
     const char *date = date_field(&date_len);
     char line[64];
@@ -125,7 +126,10 @@ sluice_io_output *sluice__response_build(int status, int is_head, int close, con
         memcpy(length + length_len, "\r\n", 2);
         length_len += 2;
     }
-    size_t close_len = close ? sizeof(connection_close) - 1 : 0;
+    const char *connection_field = connection == SLUICE_CONNECTION_CLOSE ? connection_close : connection_keep_alive;
+    size_t close_len = connection == SLUICE_CONNECTION_CLOSE        ? sizeof(connection_close) - 1
+                       : connection == SLUICE_CONNECTION_KEEP_ALIVE ? sizeof(connection_keep_alive) - 1
+                                                                    : 0;
     size_t send_body = (is_head || bodiless_status) ? 0 : body_len;
     size_t total = line_len + date_len + sizeof(server) - 1 + length_len + close_len + headers_len + 2 + send_body;
     sluice_io_output *out = output_alloc(total);
@@ -134,7 +138,7 @@ sluice_io_output *sluice__response_build(int status, int is_head, int close, con
     put(out, date, date_len);
     put(out, server, sizeof(server) - 1);
     put(out, length, length_len);
-    put(out, connection_close, close_len);
+    put(out, connection_field, close_len);
     if (headers_len) put(out, headers, headers_len);
     put(out, "\r\n", 2);
     if (send_body) put(out, body, send_body);
@@ -145,7 +149,7 @@ sluice_io_output *sluice__response_error(int status, const char *message) {
     char body[160];
     int body_len = snprintf(body, sizeof(body), "%s\n", message);
     static const char type[] = "Content-Type: text/plain; charset=utf-8\r\n";
-    return sluice__response_build(status, 0, 1, type, sizeof(type) - 1, body, (size_t)body_len);
+    return sluice__response_build(status, 0, SLUICE_CONNECTION_CLOSE, type, sizeof(type) - 1, body, (size_t)body_len);
 }
 
 sluice_io_output *sluice__response_raw(const char *bytes, size_t len) {

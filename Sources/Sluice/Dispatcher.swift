@@ -47,6 +47,16 @@ final class Dispatcher: StatsSource {
             refusal = HTTPError(405, headers: headers)
         case .notFound:
             refusal = HTTPError(404)
+        case .notImplemented:
+            refusal = HTTPError(501, message: "method not implemented")
+        case .serverOptions(let methods):
+            var response = Response(status: 204)
+            let names = Set(methods.map(\.rawValue)).union(methods.contains(.get) ? ["HEAD", "OPTIONS"] : ["OPTIONS"])
+            response.headers.add(name: "Allow", value: names.sorted().joined(separator: ", "))
+            let pending = PendingRequest(raw: raw, request: request, route: nil, parameters: [:], loopIndex: loopIndex)
+            sluice_io_request_set_context(raw, Unmanaged.passRetained(pending).toOpaque())
+            respond(pending, response)
+            return
         }
         let pending = PendingRequest(raw: raw, request: request, route: route, parameters: parameters, loopIndex: loopIndex)
         sluice_io_request_set_context(raw, Unmanaged.passRetained(pending).toOpaque())

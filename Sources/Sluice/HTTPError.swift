@@ -24,6 +24,7 @@ public struct HTTPError: Error, Sendable, Equatable {
         case 405: "method not allowed"
         case 413: "request body too large"
         case 429: "too many requests"
+        case 501: "not implemented"
         case 503: "service unavailable"
         case 504: "handler timed out"
         default: status >= 500 ? "internal server error" : "request failed"

@@ -45,7 +45,14 @@ public struct Router: Sendable {
         case found(Route, [String: String])
         case methodNotAllowed([HTTPMethod])
         case notFound
+        /// A method no route uses and that is not one of RFC 9110's: 501.
+        case notImplemented
+        /// `OPTIONS *`: the server's methods.
+        case serverOptions([HTTPMethod])
     }
+
+    /// RFC 9110 section 9 methods, and PATCH (RFC 5789).
+    private static let standardMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
 
     private var literalRoutes: [String: [HTTPMethod: Route]] = [:]
     private var patternRoutes: [Route] = []
@@ -99,7 +106,19 @@ public struct Router: Sendable {
         on(.delete, pattern, options: options, handler: handler)
     }
 
+    /// Every method some route uses.
+    var methods: Set<HTTPMethod> {
+        Set(literalRoutes.values.flatMap(\.keys) + patternRoutes.map(\.method))
+    }
+
     func match(method: HTTPMethod, path: String) -> Match {
+        if method == .options && path == "*" { return .serverOptions(Array(methods)) }
+        let known = Self.standardMethods.contains(method.rawValue)
+        if !known && !methods.contains(method) { return .notImplemented }
+        return matchRoute(method: method, path: path)
+    }
+
+    private func matchRoute(method: HTTPMethod, path: String) -> Match {
         var allowed: [HTTPMethod] = []
         if let byMethod = literalRoutes[path] {
             if let route = byMethod[method] ?? (method == .head ? byMethod[.get] : nil) {

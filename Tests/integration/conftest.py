@@ -1,5 +1,6 @@
 """Fixtures for the cross-language behaviour suite: it starts a demo binary itself."""
 import os
+import resource
 import re
 import signal
 import subprocess
@@ -8,6 +9,12 @@ import time
 import pytest
 
 LISTENING = re.compile(r"^listening on http://(?P<host>[^\s]+):(?P<port>\d+)$")
+
+
+# The suite opens many sockets at once; so may the demos (they raise their own limit).
+_soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if _soft < _hard:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (_hard, _hard))
 
 
 def pytest_addoption(parser):

@@ -63,3 +63,35 @@ def test_sigterm_exits_zero(start_demo):
     demo = start_demo()
     assert request(demo.port, "GET", "/hello").status == 200
     assert demo.stop() == 0
+
+
+def test_http10_keep_alive_is_announced(demo):
+    with Connection(demo.port) as connection:
+        for _ in range(3):
+            connection.send(b"GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            response = connection.read_response()
+            assert response.body == b"Hello, World!"
+            assert response.header("connection").lower() == "keep-alive"
+
+
+def test_unknown_method_is_501_and_options_asterisk_lists_methods(demo):
+    with Connection(demo.port) as connection:
+        response = connection.request("BREW", "/hello")
+        assert response.status == 501
+        assert response.json()["request_id"] == response.header("x-request-id")
+        connection.send(b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n")
+        options = connection.read_response()
+        assert options.status == 204
+        allowed = {m.strip() for m in options.header("allow").split(",")}
+        assert {"GET", "POST", "HEAD", "OPTIONS"} <= allowed
+        assert connection.request("DELETE", "/hello").status == 405
+
+
+def test_many_simultaneous_connections(demo):
+    connections = [Connection(demo.port) for _ in range(1200)]
+    try:
+        for connection in connections[::100]:
+            assert connection.request("GET", "/hello").status == 200
+    finally:
+        for connection in connections:
+            connection.close()

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "delay.h"
 #include "routes.h"
@@ -85,6 +86,13 @@ int main(int argc, char **argv) {
     sluice_server_options options = SLUICE_SERVER_OPTIONS_INIT;
     int gate_limit = 4;
     parse(argc, argv, &options, &gate_limit);
+
+    /* Many concurrent clients need many descriptors: raise the soft limit to the hard one. */
+    struct rlimit descriptors;
+    if (getrlimit(RLIMIT_NOFILE, &descriptors) == 0 && descriptors.rlim_cur < descriptors.rlim_max) {
+        descriptors.rlim_cur = descriptors.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &descriptors);
+    }
 
     /* Block the stop signals before any thread exists, so only signal_thread receives them. */
     sigset_t set;

@@ -21,6 +21,13 @@ do {
     exit(2)
 }
 
+// Many concurrent clients need many descriptors: raise the soft limit to the hard one.
+var descriptors = rlimit()
+if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &descriptors) == 0 && descriptors.rlim_cur < descriptors.rlim_max {
+    descriptors.rlim_cur = descriptors.rlim_max
+    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &descriptors)
+}
+
 let logLevel = options.logLevel
 var logger = Logger(label: "sluice-demo") { label in DroppingLogHandler(logLevel: logLevel, label: label) }
 logger.logLevel = logLevel
