@@ -8,7 +8,7 @@ CBUILD ?= build
 C_DEMO := $(CBUILD)/sluice-c-demo
 LIBSLUICE := $(CBUILD)/lib/libsluice.so.0
 
-.PHONY: run test build lib test-swift c-build test-c test-integration test-tsan fuzz bench clean
+.PHONY: run test build lib test-swift c-build test-c test-integration test-tsan test-asan test-asan-swift fuzz bench clean
 
 run: ## Build in release mode and start the Swift demo on $(HOST):$(PORT)
 	@scripts/ensure-deps.sh build
@@ -19,11 +19,14 @@ build:
 	@scripts/ensure-deps.sh build
 	$(SWIFT) build -c release --product sluice-demo
 
-test: ## Every test: Swift, C (CTest under ASan+UBSan), and the cross-language suite on both demos
+test: ## Every test: Swift (plain, TSan, ASan), C (CTest under ASan+UBSan), fuzzing (short), and the cross-language suite on both demos
 	@scripts/ensure-deps.sh test
 	$(MAKE) test-swift
 	$(MAKE) test-c
 	$(MAKE) test-integration
+	$(MAKE) test-tsan
+	$(MAKE) test-asan-swift
+	$(MAKE) fuzz FUZZ_SECONDS=20
 
 test-swift:
 	$(SWIFT) test
@@ -41,6 +44,11 @@ test-integration: build c-build
 
 test-tsan: ## The Swift tests under ThreadSanitizer
 	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan
+
+test-asan: test-c test-asan-swift ## C tests and C demo under ASan+UBSan, and the Swift tests (with the C shim) under ASan
+
+test-asan-swift:
+	LSAN_OPTIONS=suppressions=$(abspath Tests/lsan.supp) $(SWIFT) test --sanitize=address --scratch-path .build-asan
 
 lib: ## libsluice.so through SwiftPM alone, exporting exactly the header's functions
 	@scripts/ensure-deps.sh build
@@ -67,4 +75,4 @@ bench: ## wrk against the Swift demo and a node http server, side by side
 	Benchmarks/bench.sh $(abspath $(DEMO))
 
 clean:
-	rm -rf .build .build-tsan .build-fuzz $(CBUILD)
+	rm -rf .build .build-tsan .build-asan .build-fuzz $(CBUILD)
