@@ -48,7 +48,8 @@ test-tsan: ## The Swift tests under ThreadSanitizer
 test-asan: test-c test-asan-swift ## C tests and C demo under ASan+UBSan, and the Swift tests (with the C shim) under ASan
 
 test-asan-swift:
-	LSAN_OPTIONS=suppressions=$(abspath Tests/lsan.supp) $(SWIFT) test --sanitize=address --scratch-path .build-asan
+	ASAN_OPTIONS=quarantine_size_mb=16 LSAN_OPTIONS=suppressions=$(abspath Tests/lsan.supp) \
+		$(SWIFT) test --sanitize=address --scratch-path .build-asan
 
 lib: ## libsluice.so through SwiftPM alone, exporting exactly the header's functions
 	@scripts/ensure-deps.sh build
