@@ -36,14 +36,15 @@ def pytest_generate_tests(metafunc):
 class Demo:
     """A running demo process: its address, and a graceful stop that must exit 0."""
 
-    def __init__(self, path, args):
+    def __init__(self, path, args, preexec_fn=None):
         self.process = subprocess.Popen([path, "--host", "127.0.0.1", "--port", "0", *args],
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                        preexec_fn=preexec_fn)
         line = self.process.stdout.readline().strip()
         match = LISTENING.match(line)
         if not match:
             self.process.kill()
-            raise RuntimeError(f"first line was {line!r}, stderr: {self.process.stderr.read()}")
+            raise RuntimeError(f"first line was {line!r}")
         self.host = match.group("host")
         self.port = int(match.group("port"))
 
