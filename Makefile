@@ -8,7 +8,7 @@ CBUILD ?= build
 C_DEMO := $(CBUILD)/sluice-c-demo
 LIBSLUICE := $(CBUILD)/lib/libsluice.so.0
 
-.PHONY: run test build lib test-swift c-build test-c test-integration test-tsan test-asan test-asan-swift fuzz bench clean
+.PHONY: run test build lib test-swift c-build test-c test-integration test-tsan test-asan test-asan-swift fuzz soak bench clean
 
 run: ## Build in release mode and start the Swift demo on $(HOST):$(PORT)
 	@scripts/ensure-deps.sh build
@@ -27,6 +27,7 @@ test: ## Every test: Swift (plain, TSan, ASan), C (CTest under ASan+UBSan), fuzz
 	$(MAKE) test-tsan
 	$(MAKE) test-asan-swift
 	$(MAKE) fuzz FUZZ_SECONDS=20
+	$(MAKE) soak SOAK_REQUESTS=30000
 
 test-swift:
 	$(SWIFT) test
@@ -69,6 +70,12 @@ $(FUZZ_DIR)/fuzz_parser: $(FUZZ_SOURCES) Sources/CSluiceIO/include/sluice_http_p
 fuzz: $(FUZZ_DIR)/fuzz_parser ## libFuzzer on the parser for FUZZ_SECONDS (default 60), ASan+UBSan
 	$(FUZZ_DIR)/fuzz_parser -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -print_final_stats=1 \
 		$(FUZZ_DIR)/corpus Tests/fuzz/corpus/parser
+
+SOAK_REQUESTS ?= 1000000
+soak: build c-build ## A mixed run of SOAK_REQUESTS (1,000,000) requests against each demo, then leak checks
+	@scripts/ensure-deps.sh bench
+	python3 Benchmarks/soak/soak.py $(abspath $(DEMO)) --requests $(SOAK_REQUESTS)
+	python3 Benchmarks/soak/soak.py $(abspath $(C_DEMO)) --requests $(SOAK_REQUESTS)
 
 bench: ## wrk against the Swift demo and a node http server, side by side
 	@scripts/ensure-deps.sh bench

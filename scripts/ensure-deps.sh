@@ -18,8 +18,10 @@ if [ "$1" = test ] || [ "$1" = bench ]; then
   missing_command ninja && need+=(ninja-build)
   missing_command python3 && need+=(python3)
 fi
-if [ "$1" = bench ]; then
+if [ "$1" = test ] || [ "$1" = bench ]; then
   missing_command wrk && need+=(wrk)
+fi
+if [ "$1" = bench ]; then
   missing_command node && need+=(nodejs)
   missing_command taskset && need+=(util-linux)
 fi
