@@ -263,7 +263,9 @@ static void dispatch(sluice_io_conn *conn) {
     free(conn->body);
     conn->body = NULL;
     conn->body_len = 0;
-    if (conn->closing) return;
+    /* The engine may have answered inside on_request; if that answer closed the connection,
+     * its input was discarded (begin_closing) and there is no head left to consume. */
+    if (conn->closing || conn->state == CONN_CLOSING) return;
     consume(conn, 0, conn->head_len);
     conn->head_len = 0;
     conn->head_parse_valid = 0;

@@ -95,3 +95,14 @@ def test_many_simultaneous_connections(demo):
     finally:
         for connection in connections:
             connection.close()
+
+
+def test_inline_refusal_that_closes_with_pipelined_bytes_behind_it(demo):
+    # A 404 answered at once, on a connection that closes, with another request behind it.
+    for _ in range(5):
+        with Connection(demo.port) as connection:
+            connection.send(b"GET /nope HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+                            b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+            assert connection.read_response().status == 404
+            assert connection.closed_by_server()
+    assert request(demo.port, "GET", "/hello").status == 200
