@@ -67,9 +67,18 @@ $(FUZZ_DIR)/fuzz_parser: $(FUZZ_SOURCES) Sources/CSluiceIO/include/sluice_http_p
 		-ISources/CSluiceIO/include -ISources/CSluiceIO $(FUZZ_SOURCES) -o $@ 2>&1 | grep -v 'Cannot export' || true
 	@test -x $@
 
-fuzz: $(FUZZ_DIR)/fuzz_parser ## libFuzzer on the parser for FUZZ_SECONDS (default 60), ASan+UBSan
+$(FUZZ_DIR)/fuzz_connection: Tests/fuzz/fuzz_connection.c $(wildcard Sources/CSluiceIO/*.c Sources/CSluiceIO/*.h)
+	@mkdir -p $(FUZZ_DIR)/corpus-connection
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE \
+		-ISources/CSluiceIO/include -ISources/CSluiceIO $$(pkg-config --cflags libuv) Tests/fuzz/fuzz_connection.c \
+		Sources/CSluiceIO/*.c $$(pkg-config --libs libuv) -lpthread -o $@ 2>&1 | grep -v 'Cannot export' || true
+	@test -x $@
+
+fuzz: $(FUZZ_DIR)/fuzz_parser $(FUZZ_DIR)/fuzz_connection ## libFuzzer on the parser, then on whole connections, FUZZ_SECONDS each (default 60)
 	$(FUZZ_DIR)/fuzz_parser -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -print_final_stats=1 \
 		$(FUZZ_DIR)/corpus Tests/fuzz/corpus/parser
+	$(FUZZ_DIR)/fuzz_connection -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+		$(FUZZ_DIR)/corpus-connection Tests/fuzz/corpus/connection
 
 SOAK_REQUESTS ?= 1000000
 soak: build c-build ## A mixed run of SOAK_REQUESTS (1,000,000) requests against each demo, then leak checks
