@@ -8,7 +8,7 @@ CBUILD ?= build
 C_DEMO := $(CBUILD)/sluice-c-demo
 LIBSLUICE := $(CBUILD)/lib/libsluice.so.0
 
-.PHONY: run test build lib test-swift c-build test-c test-integration test-tsan test-asan test-asan-swift fuzz soak bench clean
+.PHONY: run test build lib test-swift c-build test-c test-integration test-tsan test-asan test-asan-swift fuzz soak overload rolling c-build-plain bench clean
 
 run: ## Build in release mode and start the Swift demo on $(HOST):$(PORT)
 	@scripts/ensure-deps.sh build
@@ -27,7 +27,9 @@ test: ## Every test: Swift (plain, TSan, ASan), C (CTest under ASan+UBSan), fuzz
 	$(MAKE) test-tsan
 	$(MAKE) test-asan-swift
 	$(MAKE) fuzz FUZZ_SECONDS=20
-	$(MAKE) soak SOAK_REQUESTS=30000
+	$(MAKE) soak SOAK_REQUESTS=30000 SOAK_C_DEMO=$(C_DEMO)
+	$(MAKE) overload OVERLOAD_SECONDS=3
+	$(MAKE) rolling ROLLING_SECONDS=6
 
 test-swift:
 	$(SWIFT) test
@@ -80,11 +82,28 @@ fuzz: $(FUZZ_DIR)/fuzz_parser $(FUZZ_DIR)/fuzz_connection ## libFuzzer on the pa
 	$(FUZZ_DIR)/fuzz_connection -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
 		$(FUZZ_DIR)/corpus-connection Tests/fuzz/corpus/connection
 
+# Long runs use a C build without sanitizers: ASan's allocator quarantine inflates memory.
+PLAIN_CBUILD ?= build-plain
+c-build-plain:
+	cmake -S . -B $(PLAIN_CBUILD) -G Ninja -DSLUICE_BUILD_TESTS=OFF
+	cmake --build $(PLAIN_CBUILD)
+
 SOAK_REQUESTS ?= 1000000
-soak: build c-build ## A mixed run of SOAK_REQUESTS (1,000,000) requests against each demo, then leak checks
+SOAK_C_DEMO ?= $(PLAIN_CBUILD)/sluice-c-demo
+soak: build ## A mixed run of SOAK_REQUESTS (1,000,000) requests against each demo, then leak checks
 	@scripts/ensure-deps.sh bench
+	@if [ "$(SOAK_C_DEMO)" = "$(PLAIN_CBUILD)/sluice-c-demo" ]; then $(MAKE) c-build-plain; fi
 	python3 Benchmarks/soak/soak.py $(abspath $(DEMO)) --requests $(SOAK_REQUESTS)
-	python3 Benchmarks/soak/soak.py $(abspath $(C_DEMO)) --requests $(SOAK_REQUESTS)
+	python3 Benchmarks/soak/soak.py $(abspath $(SOAK_C_DEMO)) --requests $(SOAK_REQUESTS)
+
+OVERLOAD_SECONDS ?= 10
+overload: build ## 10x the load the demo can complete, open loop: goodput, p99 and shedding
+	python3 Benchmarks/overload/overload.py $(abspath $(DEMO)) --seconds $(OVERLOAD_SECONDS)
+
+ROLLING_SECONDS ?= 30
+rolling: build ## Two demos behind HAProxy under load, restarted in turn with drain: failed requests (target 0)
+	@scripts/ensure-deps.sh test
+	python3 Benchmarks/rolling/rolling.py $(abspath $(DEMO)) --seconds $(ROLLING_SECONDS)
 
 bench: ## wrk against the Swift demo and a node http server, side by side
 	@scripts/ensure-deps.sh bench
@@ -92,4 +111,4 @@ bench: ## wrk against the Swift demo and a node http server, side by side
 	Benchmarks/bench.sh $(abspath $(DEMO))
 
 clean:
-	rm -rf .build .build-tsan .build-asan .build-fuzz $(CBUILD)
+	rm -rf .build .build-tsan .build-asan .build-fuzz $(CBUILD) $(PLAIN_CBUILD)

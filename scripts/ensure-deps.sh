@@ -20,6 +20,7 @@ if [ "$1" = test ] || [ "$1" = bench ]; then
 fi
 if [ "$1" = test ] || [ "$1" = bench ]; then
   missing_command wrk && need+=(wrk)
+  missing_command haproxy && need+=(haproxy)
 fi
 if [ "$1" = bench ]; then
   missing_command node && need+=(nodejs)
