@@ -78,14 +78,19 @@ static void answer_work(sluice_request *request, uint64_t waited_ms, int gate_oc
     respond_json(request, body);
 }
 
-static void work(sluice_request *request, void *user_data) {
-    (void)user_data;
+/* Answers through answer after the ms query parameter's milliseconds, holding no thread. */
+static void answer_later(sluice_request *request, int gate_occupancy, delay_answer_fn answer) {
     long long ms = milliseconds(request);
     if (ms < 0) {
         sluice_respond_error(request, 400, "ms must be a whole number of milliseconds, 0...3600000");
-    } else if (delay_schedule(request, (uint64_t)ms, 0, answer_work) != 0) {
+    } else if (delay_schedule(request, (uint64_t)ms, gate_occupancy, answer) != 0) {
         sluice_respond_error(request, 500, "out of memory");
     }
+}
+
+static void work(sluice_request *request, void *user_data) {
+    (void)user_data;
+    answer_later(request, 0, answer_work);
 }
 
 static void answer_gated(sluice_request *request, uint64_t waited_ms, int gate_occupancy) {
@@ -101,12 +106,7 @@ static void answer_gated(sluice_request *request, uint64_t waited_ms, int gate_o
 
 static void gated(sluice_request *request, void *user_data) {
     (void)user_data;
-    long long ms = milliseconds(request);
-    if (ms < 0) {
-        sluice_respond_error(request, 400, "ms must be a whole number of milliseconds, 0...3600000");
-    } else if (delay_schedule(request, (uint64_t)ms, sluice_request_gate_occupancy(request), answer_gated) != 0) {
-        sluice_respond_error(request, 500, "out of memory");
-    }
+    answer_later(request, sluice_request_gate_occupancy(request), answer_gated);
 }
 
 static void counter_increment(sluice_request *request, void *user_data) {
