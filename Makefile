@@ -8,7 +8,7 @@ CBUILD ?= build
 C_DEMO := $(CBUILD)/sluice-c-demo
 LIBSLUICE := $(CBUILD)/lib/libsluice.so.0
 
-.PHONY: run test build lib test-swift c-build test-c test-integration test-tsan test-asan test-asan-swift fuzz soak overload rolling c-build-plain bench clean
+.PHONY: run test build lib test-swift c-build test-c test-integration test-tsan test-asan test-asan-swift fuzz soak overload rolling c-build-plain bench bench-peers clean
 
 run: ## Build in release mode and start the Swift demo on $(HOST):$(PORT)
 	@scripts/ensure-deps.sh build
@@ -110,5 +110,16 @@ bench: ## wrk against the Swift demo and a node http server, side by side
 	$(SWIFT) build -c release --product sluice-demo
 	Benchmarks/bench.sh $(abspath $(DEMO))
 
+PEERS_VENV ?= .build-peers/venv
+HUMMINGBIRD := Benchmarks/hello-hummingbird/.build/release/HelloHummingbird
+bench-peers: build c-build-plain ## Sluice three ways against nginx, node, Hummingbird 2 and uvicorn, side by side
+	@scripts/ensure-deps.sh bench
+	@command -v nginx >/dev/null || (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light)
+	test -x $(PEERS_VENV)/bin/uvicorn || (python3 -m venv $(PEERS_VENV) && \
+		$(PEERS_VENV)/bin/pip install -q fastapi uvicorn uvloop httptools starlette)
+	$(SWIFT) build -c release --package-path Benchmarks/hello-hummingbird
+	python3 Benchmarks/peers.py --swift-demo $(abspath $(DEMO)) --c-demo $(abspath $(PLAIN_CBUILD)/sluice-c-demo) \
+		--hummingbird $(abspath $(HUMMINGBIRD)) --venv $(abspath $(PEERS_VENV))
+
 clean:
-	rm -rf .build .build-tsan .build-asan .build-fuzz $(CBUILD) $(PLAIN_CBUILD)
+	rm -rf .build .build-tsan .build-asan .build-fuzz .build-peers $(CBUILD) $(PLAIN_CBUILD)
