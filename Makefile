@@ -27,7 +27,7 @@ test: ## Every test: Swift (plain, TSan, ASan), C (CTest under ASan+UBSan), fuzz
 	$(MAKE) test-tsan
 	$(MAKE) test-asan-swift
 	$(MAKE) fuzz FUZZ_SECONDS=20
-	$(MAKE) soak SOAK_REQUESTS=30000 SOAK_C_DEMO=$(C_DEMO)
+	$(MAKE) soak SOAK_REQUESTS=30000 SOAK_C_DEMO=$(C_DEMO) SOAK_C_FLAGS=--skip-memory-check
 	$(MAKE) overload OVERLOAD_SECONDS=3
 	$(MAKE) rolling ROLLING_SECONDS=6
 
@@ -90,11 +90,12 @@ c-build-plain:
 
 SOAK_REQUESTS ?= 1000000
 SOAK_C_DEMO ?= $(PLAIN_CBUILD)/sluice-c-demo
+SOAK_C_FLAGS ?=
 soak: build ## A mixed run of SOAK_REQUESTS (1,000,000) requests against each demo, then leak checks
 	@scripts/ensure-deps.sh bench
 	@if [ "$(SOAK_C_DEMO)" = "$(PLAIN_CBUILD)/sluice-c-demo" ]; then $(MAKE) c-build-plain; fi
 	python3 Benchmarks/soak/soak.py $(abspath $(DEMO)) --requests $(SOAK_REQUESTS)
-	python3 Benchmarks/soak/soak.py $(abspath $(SOAK_C_DEMO)) --requests $(SOAK_REQUESTS)
+	python3 Benchmarks/soak/soak.py $(abspath $(SOAK_C_DEMO)) --requests $(SOAK_REQUESTS) $(SOAK_C_FLAGS)
 
 OVERLOAD_SECONDS ?= 10
 overload: build ## 10x the load the demo can complete, open loop: goodput, p99 and shedding

@@ -47,6 +47,8 @@ def main():
     parser.add_argument("demo")
     parser.add_argument("--requests", type=int, default=1_000_000)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--skip-memory-check", action="store_true",
+                        help="for sanitizer builds, whose allocator quarantine grows memory by design")
     args = parser.parse_args()
     process = subprocess.Popen([args.demo, "--port", "0", "--max-concurrency", "256"], stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)
@@ -83,7 +85,8 @@ def main():
     print(f"soak: descriptors {baseline_fds} before, {end_fds} after; resident memory {warm_rss} KiB after "
           f"warm-up, {end_rss} KiB at the end ({growth:+.1f}%); in_flight {final['in_flight']}, queued "
           f"{final['queued']}; exit {code}")
-    ok = (bad == 0 and socket_errors == 0 and end_fds <= baseline_fds and growth < 5.0
+    memory_ok = args.skip_memory_check or growth < 5.0
+    ok = (bad == 0 and socket_errors == 0 and end_fds <= baseline_fds and memory_ok
           and final["in_flight"] == 0 and final["queued"] == 0 and code == 0 and total >= args.requests)
     print("soak: passed" if ok else "soak: FAILED")
     return 0 if ok else 1
