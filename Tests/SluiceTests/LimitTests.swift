@@ -90,8 +90,8 @@ struct LimitTests {
     func headerTimeout() async throws {
         try await withServer(configure: { $0.headerTimeout = .milliseconds(300) }, routes: standardRoutes) { port in
             try await blocking {
-                let client = try TestClient(port: port)
                 let start = ContinuousClock.now
+                let client = try TestClient(port: port)
                 try client.send("GET /hello HTTP/1.1\r\nHo")
                 let response = try client.readResponse()
                 #expect(response.status == 408)
@@ -106,8 +106,8 @@ struct LimitTests {
     func silentConnection() async throws {
         try await withServer(configure: { $0.headerTimeout = .milliseconds(300) }, routes: standardRoutes) { port in
             try await blocking {
-                let client = try TestClient(port: port)
                 let start = ContinuousClock.now
+                let client = try TestClient(port: port)
                 #expect(try client.isClosedByServer())
                 #expect(ContinuousClock.now - start >= .milliseconds(250))
             }
@@ -118,8 +118,8 @@ struct LimitTests {
     func trickle() async throws {
         try await withServer(configure: { $0.headerTimeout = .milliseconds(500) }, routes: standardRoutes) { port in
             try await blocking {
-                let client = try TestClient(port: port)
                 let start = ContinuousClock.now
+                let client = try TestClient(port: port)
                 for byte in "GET /hello HTTP/1.1\r\nX-Slow: " + String(repeating: "s", count: 200) {
                     try client.send(String(byte))
                     var ready = pollfd(fd: client.fd, events: Int16(POLLIN), revents: 0)
@@ -138,8 +138,10 @@ struct LimitTests {
         try await withServer(configure: { $0.idleTimeout = .milliseconds(300) }, routes: standardRoutes) { port in
             try await blocking {
                 let client = try TestClient(port: port)
-                #expect(try client.request("GET", "/hello").status == 200)
+                // The idle timer starts when the answer is written, which is after this send: a
+                // slow client (under TSan) must not make the bound look early.
                 let start = ContinuousClock.now
+                #expect(try client.request("GET", "/hello").status == 200)
                 #expect(try client.isClosedByServer())
                 let elapsed = ContinuousClock.now - start
                 #expect(elapsed >= .milliseconds(250) && elapsed < .seconds(5))
