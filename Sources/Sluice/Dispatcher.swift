@@ -35,7 +35,7 @@ final class Dispatcher: StatsSource {
     /// Copies a request out of the shim's buffers, routes it, and queues it for a task.
     func accept(loopIndex: Int, raw: OpaquePointer, view: sluice_io_request_view) {
         let request = RequestDecoder.decode(view)
-        var refusal: HTTPError?
+        var refusal: Response?
         var route: Route?
         var parameters: [String: String] = [:]
         switch router.match(method: request.method, path: request.path) {
@@ -44,24 +44,21 @@ final class Dispatcher: StatsSource {
         case .methodNotAllowed(let allowed):
             var headers = HTTPHeaders()
             headers.add(name: "Allow", value: Set(allowed.map(\.rawValue)).sorted().joined(separator: ", "))
-            refusal = HTTPError(405, headers: headers)
+            refusal = errorResponse(HTTPError(405, headers: headers), requestID: request.id)
         case .notFound:
-            refusal = HTTPError(404)
+            refusal = errorResponse(HTTPError(404), requestID: request.id)
         case .notImplemented:
-            refusal = HTTPError(501, message: "method not implemented")
+            refusal = errorResponse(HTTPError(501, message: "method not implemented"), requestID: request.id)
         case .serverOptions(let methods):
             var response = Response(status: 204)
             let names = Set(methods.map(\.rawValue)).union(methods.contains(.get) ? ["HEAD", "OPTIONS"] : ["OPTIONS"])
             response.headers.add(name: "Allow", value: names.sorted().joined(separator: ", "))
-            let pending = PendingRequest(raw: raw, request: request, route: nil, parameters: [:], loopIndex: loopIndex)
-            sluice_io_request_set_context(raw, Unmanaged.passRetained(pending).toOpaque())
-            respond(pending, response)
-            return
+            refusal = response
         }
         let pending = PendingRequest(raw: raw, request: request, route: route, parameters: parameters, loopIndex: loopIndex)
         sluice_io_request_set_context(raw, Unmanaged.passRetained(pending).toOpaque())
         if let refusal {
-            respond(pending, errorResponse(refusal, requestID: request.id))
+            respond(pending, refusal)
         } else if !queues[loopIndex].push(pending) {
             respond(pending, unavailable("server is shutting down", requestID: request.id))
         }

@@ -112,10 +112,12 @@ public struct Router: Sendable {
     }
 
     func match(method: HTTPMethod, path: String) -> Match {
-        if method == .options && path == "*" { return .serverOptions(Array(methods)) }
-        let known = Self.standardMethods.contains(method.rawValue)
-        if !known && !methods.contains(method) { return .notImplemented }
-        return matchRoute(method: method, path: path)
+        if path == "*" && method == .options { return .serverOptions(Array(methods)) }
+        let match = matchRoute(method: method, path: path)
+        if case .found = match { return match }
+        // Only once routing failed: this hashes the method, which the hot path need not do.
+        if !Self.standardMethods.contains(method.rawValue) && !methods.contains(method) { return .notImplemented }
+        return match
     }
 
     private func matchRoute(method: HTTPMethod, path: String) -> Match {
