@@ -146,5 +146,7 @@ int sluice__loop_init(sluice_io_loop *loop, sluice_io_server *server, int index)
 void sluice__loop_post_response(sluice_io_loop *loop, sluice_io_request *request);
 void sluice__loop_wake(sluice_io_loop *loop);
 void sluice__loop_check_drained(sluice_io_loop *loop);
+/* A uv_walk callback: closes every handle not already closing. */
+void sluice__close_handle(uv_handle_t *handle, void *arg);
 
 #endif

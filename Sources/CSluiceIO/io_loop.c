@@ -75,7 +75,7 @@ void sluice__loop_check_drained(sluice_io_loop *loop) {
     loop->server->callbacks.on_loop_drained(loop->server->callbacks.context, loop->index);
 }
 
-static void close_handle(uv_handle_t *handle, void *arg) {
+void sluice__close_handle(uv_handle_t *handle, void *arg) {
     (void)arg;
     if (!uv_is_closing(handle)) uv_close(handle, NULL);
 }
@@ -87,7 +87,7 @@ static void start_shutdown(sluice_io_loop *loop) {
     while (loop->conns) sluice__conn_abort(loop->conns);
     /* Abort callbacks may have queued jobs; run them before the handles go. */
     run_local_jobs(loop);
-    uv_walk(&loop->uv, close_handle, NULL);
+    uv_walk(&loop->uv, sluice__close_handle, NULL);
 }
 
 static void on_wakeup(uv_async_t *async) {

@@ -12,11 +12,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static void close_any(uv_handle_t *handle, void *arg) {
-    (void)arg;
-    if (!uv_is_closing(handle)) uv_close(handle, NULL);
-}
-
 static void on_connection(uv_stream_t *listener, int status) {
     if (status != 0) return; /* libuv already keeps accepting after EMFILE and the like */
     sluice__conn_accept(listener->data, listener);
@@ -154,7 +149,7 @@ void sluice_io_server_destroy(sluice_io_server *server) {
         sluice_io_loop *loop = &server->loops[i];
         if (loop->ready) {
             /* A loop that never ran still has its init handles; close them and let it finish. */
-            if (!server->started) uv_walk(&loop->uv, close_any, NULL);
+            if (!server->started) uv_walk(&loop->uv, sluice__close_handle, NULL);
             uv_run(&loop->uv, UV_RUN_DEFAULT);
             uv_loop_close(&loop->uv);
             uv_mutex_destroy(&loop->remote_lock);
