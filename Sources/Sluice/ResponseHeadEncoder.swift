@@ -5,7 +5,7 @@ import CSluiceIO
 /// Fields the engine owns (framing and connection management) are left out; a field name
 /// that is not a token, or a value with CR, LF or NUL, makes the response invalid, since
 /// sending it would let a handler split the response.
-enum ResponseHeadEncoder {
+package enum ResponseHeadEncoder {
     struct Encoded {
         var bytes: [UInt8]
         var flags: Int32
@@ -64,12 +64,14 @@ enum ResponseHeadEncoder {
         }
     }
 
-    private static func isToken(_ name: String) -> Bool {
+    /// Whether name is an RFC 9110 token; also used by the C API to refuse a bad name at once.
+    package static func isToken(_ name: String) -> Bool {
         var name = name
         return name.withUTF8 { bytes in !bytes.isEmpty && bytes.allSatisfy { tokenTable[Int($0)] } }
     }
 
-    private static func isFieldValue(_ value: String) -> Bool {
+    /// Whether value has no CR, LF or NUL (which would let a handler split the response).
+    package static func isFieldValue(_ value: String) -> Bool {
         var value = value
         return value.withUTF8 { bytes in bytes.allSatisfy { $0 != 0 && $0 != 0x0A && $0 != 0x0D } }
     }

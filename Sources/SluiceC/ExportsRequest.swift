@@ -71,9 +71,9 @@ private func makeResponse(_ status: Int32, _ headers: UnsafePointer<sluice_heade
     guard (100...999).contains(status), count == 0 || headers != nil, length == 0 || body != nil else { return nil }
     var fields = HTTPHeaders()
     for i in 0..<count {
+        // The engine's own checks: whatever it would refuse as a 500 is refused here at once.
         guard let name = CString.read(headers![i].name), let value = CString.read(headers![i].value),
-            !name.isEmpty, !name.utf8.contains(where: { $0 <= 0x20 || $0 == UInt8(ascii: ":") || $0 >= 0x7F }),
-            !value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A })
+            ResponseHeadEncoder.isToken(name), ResponseHeadEncoder.isFieldValue(value)
         else { return nil }
         fields.add(name: name, value: value)
     }

@@ -39,6 +39,8 @@ static void failing(sluice_request *request, void *user_data) {
     atomic_store(&bad_status, sluice_respond(request, 42, NULL, 0, NULL, 0));
     sluice_header injected[] = {{"X-A", "a\r\nX-Injected: 1"}};
     CHECK_RC(sluice_respond(request, 200, injected, 1, NULL, 0), SLUICE_EINVAL);
+    sluice_header not_token[] = {{"X(A)", "v"}};
+    CHECK_RC(sluice_respond(request, 200, not_token, 1, NULL, 0), SLUICE_EINVAL);
     CHECK_RC(sluice_respond_error(request, 418, "no coffee"), SLUICE_OK);
 }
 
