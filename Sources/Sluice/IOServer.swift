@@ -89,12 +89,6 @@ final class IOServer: @unchecked Sendable {
 
     func shutdown() { sluice_io_server_shutdown(raw) }
 
-    var counters: sluice_io_counters {
-        var counters = sluice_io_counters()
-        sluice_io_server_counters(raw, &counters)
-        return counters
-    }
-
     // MARK: Callbacks from the loop threads
 
     private static let onRequest: @convention(c) (
