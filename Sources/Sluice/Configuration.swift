@@ -26,15 +26,25 @@ public struct Configuration: Sendable {
     /// Unsent response bytes above which a connection stops being read.
     public var writeHighWaterBytes: Int = 256 * 1024
 
-    /// Most handlers running at once, over all routes.
+    /// Most handlers running at once, over all routes (permits: a route's weight each).
+    /// With `adaptiveConcurrency` set, the limit moves instead, within its bounds.
     public var maxConcurrency: Int = 256
+    /// An adaptive global limit driven by handler latency; nil (the default) for the fixed `maxConcurrency`.
+    public var adaptiveConcurrency: AdaptiveConcurrency?
+    /// Picks a request's priority before routing's handler runs; nil, or a nil result, leaves
+    /// the route's priority (`RouteOptions.priority`, else `.normal`).
+    public var priorityClassifier: PriorityClassifier?
     /// Most requests waiting for a slot when `maxConcurrency` handlers run; beyond, 503.
     public var maxQueue: Int = 1024
     /// Longest wait for a slot (global and route gates together); then 503, counted as rejected.
     public var queueTimeout: Duration = .seconds(5)
     /// A handler's deadline unless its route sets one; then 504 and the handler's task is cancelled.
     public var handlerTimeout: Duration = .seconds(30)
-    /// Seconds a 503 tells clients to wait in `Retry-After`.
+    /// The status of a request shed for capacity: 503 (the server's fault) or 429 (the client should slow down).
+    public var overloadStatus: Int = 503
+    /// `Retry-After` of a shed request is the time the queue takes to drain (its depth over
+    /// the measured service rate), in whole seconds, at least 1; this is the value until
+    /// anything was measured, and the one sent while shutting down.
     public var retryAfterSeconds: Int = 1
     /// Time graceful shutdown waits for requests to finish before cancelling them.
     public var drainTimeout: Duration = .seconds(10)

@@ -13,6 +13,9 @@ final class Dispatcher: StatsSource {
     let router: Router
     let gate: Gate
     let routeGates: [Gate]
+    /// Budget of each guaranteed share in the global gate (budget 0 is the shared rest).
+    private let budgets: [ObjectIdentifier: Int]
+    private let queueTimeout: Duration
     let shared: SharedState
     let queues: [RequestQueue]
     let stats = EngineStats()
@@ -25,7 +28,16 @@ final class Dispatcher: StatsSource {
         self.router = router
         self.shared = shared
         self.logger = configuration.logger
-        self.gate = Gate(name: "global", limit: configuration.maxConcurrency, maxQueue: configuration.maxQueue)
+        let shares = router.shares
+        self.budgets = Dictionary(uniqueKeysWithValues: shares.enumerated().map { (ObjectIdentifier($1), $0 + 1) })
+        self.gate = Gate(name: "global", limit: configuration.maxConcurrency, maxQueue: configuration.maxQueue,
+                         adaptive: configuration.adaptiveConcurrency, shares: shares.map(\.fraction))
+        // An adaptive gate promises admitted requests their target: none waits past half of it.
+        if let adaptive = configuration.adaptiveConcurrency {
+            self.queueTimeout = min(configuration.queueTimeout, adaptive.targetLatency / 2)
+        } else {
+            self.queueTimeout = configuration.queueTimeout
+        }
         self.routeGates = router.gates
         self.queues = (0..<configuration.ioThreads).map { _ in RequestQueue() }
     }
@@ -55,7 +67,9 @@ final class Dispatcher: StatsSource {
             response.headers.add(name: "Allow", value: names.sorted().joined(separator: ", "))
             refusal = response
         }
-        let pending = PendingRequest(raw: raw, request: request, route: route, parameters: parameters, loopIndex: loopIndex)
+        let priority = route.map { configuration.priorityClassifier?(request) ?? $0.options.priority ?? .normal } ?? .normal
+        let pending = PendingRequest(raw: raw, request: request, route: route, parameters: parameters, loopIndex: loopIndex,
+                                     priority: priority)
         sluice_io_request_set_context(raw, Unmanaged.passRetained(pending).toOpaque())
         if let refusal {
             respond(pending, refusal)
@@ -82,25 +96,32 @@ final class Dispatcher: StatsSource {
         }
         let routeGate = route.options.gate
         let weight = route.options.weight
+        let budget = route.options.share.flatMap { budgets[ObjectIdentifier($0)] } ?? 0
         var occupancyOnEntry: Int?
-        do {
-            // Route gate first, then the global one: always this order, so gates cannot
-            // deadlock, and a request queued at its route holds no global permit.
-            if let routeGate { occupancyOnEntry = try await admit(pending, to: routeGate, weight: weight) }
+        // Route gate first, then the global one: always this order, so gates cannot
+        // deadlock, and a request queued at its route holds no global permit.
+        if let routeGate {
             do {
-                _ = try await admit(pending, to: gate, weight: 1)
+                occupancyOnEntry = try await admit(pending, to: routeGate, weight: weight, budget: 0)
             } catch {
-                routeGate?.release(weight: weight)
-                throw error
+                refuse(pending, because: error, at: routeGate)
+                return
             }
+        }
+        do {
+            _ = try await admit(pending, to: gate, weight: weight, budget: budget)
         } catch {
-            refuse(pending, because: error)
+            routeGate?.release(weight: weight)
+            refuse(pending, because: error, at: gate)
             return
         }
+        let started = MonotonicClock.now()
         pending.startDeadline(route.options.timeout ?? configuration.handlerTimeout)
         stats.handlerStarted()
         let outcome = await run(route, pending, occupancyOnEntry: occupancyOnEntry)
-        gate.release()
+        if let moved = gate.release(weight: weight, budget: budget, latencyNanos: MonotonicClock.now() &- started) {
+            stats.limitMoved(moved)
+        }
         routeGate?.release(weight: weight)
         stats.handlerEnded()
         finish(pending, outcome)
@@ -118,12 +139,13 @@ final class Dispatcher: StatsSource {
         }
     }
 
-    private func admit(_ pending: PendingRequest, to gate: Gate, weight: Int) async throws -> Int {
-        if let occupancy = gate.tryAcquire(weight: weight) { return occupancy }
+    private func admit(_ pending: PendingRequest, to gate: Gate, weight: Int, budget: Int) async throws -> Int {
+        let priority = pending.priority
+        if let occupancy = gate.tryAcquire(weight: weight, priority: priority, budget: budget) { return occupancy }
         let id = Gate.makeWaiterID()
-        pending.beginWaiting(at: gate, id: id, queueTimeout: configuration.queueTimeout)
+        pending.beginWaiting(at: gate, id: id, queueTimeout: priority == .critical ? nil : queueTimeout)
         defer { pending.endWaiting() }
-        return try await gate.acquire(weight: weight, waiterID: id)
+        return try await gate.acquire(weight: weight, priority: priority, budget: budget, waiterID: id)
     }
 
     private func run(_ route: Route, _ pending: PendingRequest, occupancyOnEntry: Int?) async -> Outcome {
@@ -170,20 +192,31 @@ final class Dispatcher: StatsSource {
         }
     }
 
-    private func refuse(_ pending: PendingRequest, because error: any Error) {
+    private func refuse(_ pending: PendingRequest, because error: any Error, at refusingGate: Gate) {
         if pending.clientLeft {
             stats.record(.cancelled)
             respondDrop(pending)
             return
         }
-        if let rejection = error as? Gate.Rejection {
-            stats.record(.rejected)
-            let message = rejection == .timedOut ? "timed out waiting for capacity" : "server over capacity"
-            respond(pending, unavailable(message, requestID: pending.request.id))
-        } else {
+        guard let rejection = error as? Gate.Rejection else {
             stats.record(.cancelled)
             respond(pending, unavailable("server is shutting down", requestID: pending.request.id))
+            return
         }
+        stats.record(.rejected)
+        let message = switch rejection {
+        case .queueFull: "server over capacity"
+        case .timedOut: "timed out waiting for capacity"
+        case .overBudget: "server over capacity: the expected wait exceeds the latency target"
+        case .displaced: "server over capacity: displaced by a more important request"
+        }
+        respond(pending, shed(message, retryAfter: retryAfterSeconds(refusingGate), requestID: pending.request.id))
+    }
+
+    /// Whole seconds until the refusing gate's queue drains at its measured rate, at least 1.
+    private func retryAfterSeconds(_ refusingGate: Gate) -> Int {
+        guard let seconds = refusingGate.secondsToDrain else { return configuration.retryAfterSeconds }
+        return Int(min(3600, max(1, seconds.rounded(.up))))
     }
 
     /// The request's timer fired: a queue timeout (the waiter leaves with 503) or a deadline (504).
@@ -206,6 +239,13 @@ final class Dispatcher: StatsSource {
         var response = Response.json(JSON.errorBody(message: error.message, requestID: requestID), status: error.status)
         for field in error.headers { response.headers.add(name: field.name, value: field.value) }
         return response
+    }
+
+    /// A request shed for capacity: `overloadStatus` (503 or 429) with Retry-After.
+    private func shed(_ message: String, retryAfter: Int, requestID: String) -> Response {
+        var headers = HTTPHeaders()
+        headers.add(name: "Retry-After", value: String(retryAfter))
+        return errorResponse(HTTPError(configuration.overloadStatus, message: message, headers: headers), requestID: requestID)
     }
 
     private func unavailable(_ message: String, requestID: String) -> Response {
@@ -253,7 +293,7 @@ final class Dispatcher: StatsSource {
             gates[routeGate.name] = snapshot
             queued += snapshot.queued
         }
-        return stats.snapshot(inFlight: global.inFlight, maxInFlight: global.maxInFlight, queued: queued, gates: gates)
+        return stats.snapshot(global: global, queued: queued, gates: gates)
     }
 
     func loopDrained() {

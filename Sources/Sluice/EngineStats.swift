@@ -22,6 +22,12 @@ final class EngineStats: Sendable {
     private let cancelledMetric = Counter(label: "sluice_requests_total", dimensions: [("outcome", "cancelled")])
     private let errorsMetric = Counter(label: "sluice_handler_errors_total")
     private let inFlightMetric = Meter(label: "sluice_requests_in_flight")
+    private let limitMetric = Gauge(label: "sluice_concurrency_limit")
+    private let baselineMetric = Gauge(label: "sluice_baseline_latency_seconds")
+    private let latencyMetric = Gauge(label: "sluice_handler_latency_p90_seconds")
+    private let increasesMetric = Counter(label: "sluice_limit_adjustments_total", dimensions: [("direction", "up")])
+    private let decreasesMetric = Counter(label: "sluice_limit_adjustments_total", dimensions: [("direction", "down")])
+    private let lastAdjustments = Locked((increases: 0, decreases: 0))
 
     func record(_ outcome: Outcome, error: Bool = false) {
         switch outcome {
@@ -47,11 +53,27 @@ final class EngineStats: Sendable {
     func handlerStarted() { inFlightMetric.increment() }
     func handlerEnded() { inFlightMetric.decrement() }
 
-    func snapshot(inFlight: Int, maxInFlight: Int, queued: Int, gates: [String: Gate.Snapshot]) -> ServerStats {
-        ServerStats(
-            inFlight: inFlight, maxInFlight: maxInFlight, queued: queued,
+    /// Mirrors a move of the adaptive limit to the metrics.
+    func limitMoved(_ adaptive: AdaptiveLimitStats) {
+        limitMetric.record(adaptive.limit)
+        baselineMetric.record(Double(adaptive.baselineLatency.nanoseconds) / 1e9)
+        latencyMetric.record(Double(adaptive.latency.nanoseconds) / 1e9)
+        let (up, down) = lastAdjustments.withLock { last in
+            defer { last = (adaptive.increases, adaptive.decreases) }
+            return (max(0, adaptive.increases - last.increases), max(0, adaptive.decreases - last.decreases))
+        }
+        if up > 0 { increasesMetric.increment(by: up) }
+        if down > 0 { decreasesMetric.increment(by: down) }
+    }
+
+    func snapshot(global: Gate.Snapshot, queued: Int, gates: [String: Gate.Snapshot]) -> ServerStats {
+        var shed: [RequestPriority: Int] = [:]
+        for priority in RequestPriority.allCases { shed[priority] = global.shed[priority.rawValue] }
+        return ServerStats(
+            inFlight: global.inFlight, maxInFlight: global.maxInFlight, queued: queued,
             completed: completed.load(ordering: .relaxed), rejected: rejected.load(ordering: .relaxed),
             timedOut: timedOut.load(ordering: .relaxed), cancelled: cancelled.load(ordering: .relaxed),
-            errors: errors.load(ordering: .relaxed), gates: gates)
+            errors: errors.load(ordering: .relaxed), gates: gates, limit: global.limit, adaptive: global.adaptive,
+            shed: shed)
     }
 }

@@ -1,23 +1,32 @@
-import DequeModule
 import Synchronization
 
-/// An async limiter: at most `limit` permits in use at once, the rest wait in a bounded FIFO queue.
+/// An async limiter: at most `limit` permits in use at once, the rest wait in a bounded queue.
 ///
-/// Waiting holds no thread. A request may take several permits (its weight). A waiter that is
-/// cancelled or timed out leaves the queue at once; one that would overflow the queue is
-/// refused at once. Permits go to waiters strictly in arrival order, so none starves: a heavy
+/// Waiting holds no thread. A request may take several permits (its weight), has a priority
+/// (higher classes are admitted first, `critical` is never shed) and draws from a budget:
+/// budget 0 is shared, the others are guaranteed shares whose unused permits no other budget
+/// may take. Within a budget, waiters are admitted in arrival order, so none starves: a heavy
 /// waiter at the head is not overtaken by lighter ones behind it.
+///
+/// The limit is fixed, or adaptive: a `LatencyLimiter` moves it from the handler latencies
+/// that `release(weight:budget:latencyNanos:)` reports, and a newcomer whose expected wait
+/// exceeds half the target is refused at once.
 public final class Gate: Sendable {
     /// Why a gate refused to admit.
     public enum Rejection: Error, Sendable, Equatable {
-        /// The queue already held `maxQueue` waiters.
+        /// The queue already held `maxQueue` waiters, none of a lower priority.
         case queueFull
         /// The waiter waited longer than its queue timeout.
         case timedOut
+        /// The expected wait exceeded the adaptive limit's budget.
+        case overBudget
+        /// A more important request took this waiter's place in a full queue.
+        case displaced
     }
 
     /// A consistent view of the gate's counters.
     public struct Snapshot: Sendable, Equatable {
+        /// The limit now (it moves when adaptive).
         public var limit: Int
         /// Permits in use.
         public var inFlight: Int
@@ -25,110 +34,169 @@ public final class Gate: Sendable {
         public var maxInFlight: Int
         /// Waiters in the queue.
         public var queued: Int
+        /// Requests refused or displaced, by priority (`RequestPriority.rawValue`).
+        public var shed: [Int]
+        /// The adaptive limit's view; nil for a fixed limit.
+        public var adaptive: AdaptiveLimitStats?
 
-        public init(limit: Int, inFlight: Int, maxInFlight: Int, queued: Int) {
+        public init(limit: Int, inFlight: Int, maxInFlight: Int, queued: Int, shed: [Int] = [0, 0, 0, 0],
+                    adaptive: AdaptiveLimitStats? = nil) {
             self.limit = limit
             self.inFlight = inFlight
             self.maxInFlight = maxInFlight
             self.queued = queued
+            self.shed = shed
+            self.adaptive = adaptive
         }
-    }
-
-    private struct Waiter {
-        var id: UInt64
-        var weight: Int
-        var continuation: UnsafeContinuation<Int, any Error>
     }
 
     private struct State {
+        var limit: Int
         var inFlight = 0
         var maxInFlight = 0
-        var waiters = Deque<Waiter>()
-
-        /// Takes `weight` permits; returns the permits in use afterwards.
-        mutating func admit(_ weight: Int) -> Int {
-            inFlight += weight
-            if inFlight > maxInFlight { maxInFlight = inFlight }
-            return inFlight
-        }
+        var inUse: [Int]
+        var room: WaitingRoom
+        var limiter: LatencyLimiter?
+        var service = ServiceTime()
+        var shed = [Int](repeating: 0, count: RequestPriority.allCases.count)
     }
 
     private static let waiterIDs = Atomic<UInt64>(0)
 
     /// A name for stats and logs, such as the route's.
     public let name: String
-    public let limit: Int
     public let maxQueue: Int
-    private let state = Locked(State())
+    /// Guaranteed fractions of budgets 1...n (budget 0 is everyone else's).
+    let shares: [Double]
+    private let weightCap: Int
+    private let waitBudgetSeconds: Double?
+    private let state: Locked<State>
 
-    /// Creates a gate.
+    /// Creates a gate with a fixed limit, or an adaptive one.
     /// - Parameters:
     ///   - name: How stats and logs call it.
-    ///   - limit: The most permits in use at once; at least 1.
-    ///   - maxQueue: The most waiters; 0 refuses whenever the gate is full.
-    public init(name: String = "gate", limit: Int, maxQueue: Int = .max) {
+    ///   - limit: The most permits in use at once; at least 1. Ignored when `adaptive` is set.
+    ///   - maxQueue: The most waiters (`critical` ones aside); 0 refuses whenever the gate is full.
+    ///   - adaptive: Settings of an adaptive limit; nil for a fixed one.
+    ///   - shares: Guaranteed fractions of the limit for budgets 1, 2, …; at most 1 in total.
+    public init(name: String = "gate", limit: Int, maxQueue: Int = .max, adaptive: AdaptiveConcurrency? = nil,
+                shares: [Double] = []) {
         precondition(limit >= 1, "a gate needs a limit of at least 1")
         precondition(maxQueue >= 0, "a gate's queue bound cannot be negative")
+        precondition(shares.allSatisfy { $0 > 0 } && shares.reduce(0, +) <= 1.000_001, "shares add up to at most 1")
         self.name = name
-        self.limit = limit
         self.maxQueue = maxQueue
+        self.shares = shares
+        let limiter = adaptive.map(LatencyLimiter.init)
+        self.weightCap = adaptive?.maxLimit ?? limit
+        self.waitBudgetSeconds = adaptive.map { Double($0.targetLatency.nanoseconds) / 2e9 }
+        self.state = Locked(State(limit: limiter?.limit ?? limit, inUse: Array(repeating: 0, count: shares.count + 1),
+                                  room: WaitingRoom(budgets: shares.count + 1), limiter: limiter))
     }
+
+    /// The limit now.
+    public var limit: Int { state.withLock { $0.limit } }
 
     /// A process-wide unique id for a waiter, so that a timer can find it in the queue.
     static func makeWaiterID() -> UInt64 {
         waiterIDs.wrappingAdd(1, ordering: .relaxed).newValue
     }
 
-    private func clamp(_ weight: Int) -> Int { min(max(weight, 1), limit) }
+    private func clamp(_ weight: Int) -> Int { min(max(weight, 1), weightCap) }
 
     /// Takes `weight` permits without waiting; returns the permits in use on entry
     /// (these included), or nil when that would mean waiting.
-    public func tryAcquire(weight: Int = 1) -> Int? {
+    public func tryAcquire(weight: Int = 1, priority: RequestPriority = .normal) -> Int? {
+        tryAcquire(weight: weight, priority: priority, budget: 0)
+    }
+
+    func tryAcquire(weight: Int, priority: RequestPriority, budget: Int) -> Int? {
         let weight = clamp(weight)
         return state.withLock { state in
-            guard state.inFlight + weight <= limit, state.waiters.isEmpty else { return nil }
-            return state.admit(weight)
+            guard state.room.isClear(budget: budget, atOrAbove: priority),
+                Self.fits(weight, budget, state, shares: shares)
+            else { return nil }
+            return Self.take(weight, budget, &state)
         }
     }
 
-    /// Takes `weight` permits (at most `limit`), waiting in FIFO order while the gate is full.
+    /// Takes `weight` permits, waiting in order while the gate is full.
     ///
     /// Permits that are free are taken even by a cancelled task; only waiting is cancellable.
     /// - Returns: The permits in use on entry, these included.
-    /// - Throws: `Rejection.queueFull` when the queue is full, `CancellationError` when the
-    ///   task is cancelled while it waits.
+    /// - Throws: a `Rejection` when refused, `CancellationError` when the task is cancelled
+    ///   while it waits.
     @discardableResult
-    public func acquire(weight: Int = 1) async throws -> Int {
-        if let occupancy = tryAcquire(weight: weight) { return occupancy }
-        return try await acquire(weight: weight, waiterID: Self.makeWaiterID())
+    public func acquire(weight: Int = 1, priority: RequestPriority = .normal) async throws -> Int {
+        if let occupancy = tryAcquire(weight: weight, priority: priority, budget: 0) { return occupancy }
+        return try await acquire(weight: weight, priority: priority, budget: 0, waiterID: Self.makeWaiterID())
     }
 
-    /// Like `acquire(weight:)`, under an id that `leave(id:with:)` can name.
-    func acquire(weight: Int, waiterID id: UInt64) async throws -> Int {
+    /// Like `acquire(weight:priority:)`, from `budget`, under an id that `leave(id:with:)` can name.
+    func acquire(weight: Int, priority: RequestPriority = .normal, budget: Int = 0, waiterID id: UInt64) async throws -> Int {
         let weight = clamp(weight)
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Int, any Error>) in
-                let outcome: Result<Int, any Error>? = state.withLock { state in
-                    if state.inFlight + weight <= limit && state.waiters.isEmpty { return .success(state.admit(weight)) }
-                    if Task.isCancelled { return .failure(CancellationError()) }
-                    if state.waiters.count >= maxQueue { return .failure(Rejection.queueFull) }
-                    state.waiters.append(Waiter(id: id, weight: weight, continuation: continuation))
-                    return nil
+                let arrival = state.withLock { state -> Arrival in
+                    if state.room.isClear(budget: budget, atOrAbove: priority) && Self.fits(weight, budget, state, shares: shares) {
+                        return .admitted(Self.take(weight, budget, &state))
+                    }
+                    state.limiter?.notePressure()
+                    if let refusal = refusal(weight, priority, state) {
+                        if !(refusal is CancellationError) { state.shed[priority.rawValue] += 1 }
+                        return .refused(refusal)
+                    }
+                    var displaced: WaitingRoom.Waiter?
+                    if state.room.count >= maxQueue && priority != .critical {
+                        displaced = state.room.removeNewest(below: priority)
+                        if let displaced { state.shed[displaced.priority.rawValue] += 1 }
+                    }
+                    state.room.append(id: id, weight: weight, budget: budget, priority: priority, continuation: continuation)
+                    return .queued(displaced: displaced, admitted: Self.admitWaiting(&state, shares: shares))
                 }
-                if let outcome { continuation.resume(with: outcome) }
+                switch arrival {
+                case .admitted(let occupancy):
+                    continuation.resume(returning: occupancy)
+                case .refused(let error):
+                    continuation.resume(throwing: error)
+                case .queued(let displaced, let admitted):
+                    displaced?.continuation.resume(throwing: Rejection.displaced)
+                    for (next, occupancy) in admitted { next.continuation.resume(returning: occupancy) }
+                }
             }
         } onCancel: {
             leave(id: id, with: CancellationError())
         }
     }
 
+    private enum Arrival {
+        case admitted(Int)
+        case refused(any Error)
+        case queued(displaced: WaitingRoom.Waiter?, admitted: [(WaitingRoom.Waiter, Int)])
+    }
+
+    /// Why a newcomer that would have to wait is refused at once; nil when it may queue.
+    /// `critical` requests are refused only when cancelled.
+    private func refusal(_ weight: Int, _ priority: RequestPriority, _ state: State) -> (any Error)? {
+        if Task.isCancelled { return CancellationError() }
+        if priority == .critical { return nil }
+        let ahead = state.room.permits(atOrAbove: priority)
+        if let waitBudgetSeconds, let wait = state.service.seconds(toServe: ahead + weight, limit: state.limit),
+            wait > waitBudgetSeconds {
+            return Rejection.overBudget
+        }
+        // A full queue takes a newcomer only in place of a waiter of a lower priority.
+        if state.room.count >= maxQueue && state.room.permits(atOrAbove: .low) == ahead { return Rejection.queueFull }
+        return nil
+    }
+
     /// Removes a waiter that is still queued and resumes it with `error`; a no-op otherwise.
     func leave(id: UInt64, with error: any Error) {
-        let (waiter, admitted) = state.withLock { state -> (Waiter?, [(Waiter, Int)]) in
-            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return (nil, []) }
-            let waiter = state.waiters.remove(at: index)
+        let (waiter, admitted) = state.withLock { state -> (WaitingRoom.Waiter?, [(WaitingRoom.Waiter, Int)]) in
+            guard let waiter = state.room.remove(id: id) else { return (nil, []) }
+            if error is Rejection { state.shed[waiter.priority.rawValue] += 1 }
             // A heavy waiter that left the head may unblock lighter ones behind it.
-            return (waiter, Self.admitWaiting(&state, limit: limit))
+            return (waiter, Self.admitWaiting(&state, shares: shares))
         }
         waiter?.continuation.resume(throwing: error)
         for (next, occupancy) in admitted { next.continuation.resume(returning: occupancy) }
@@ -136,29 +204,101 @@ public final class Gate: Sendable {
 
     /// Returns `weight` permits; the waiters at the head that now fit take them over.
     public func release(weight: Int = 1) {
-        let weight = clamp(weight)
-        let admitted = state.withLock { state -> [(Waiter, Int)] in
-            precondition(state.inFlight >= weight, "Gate.release() of permits not held")
-            state.inFlight -= weight
-            return Self.admitWaiting(&state, limit: limit)
-        }
-        for (next, occupancy) in admitted { next.continuation.resume(returning: occupancy) }
+        release(weight: weight, budget: 0, latencyNanos: nil)
     }
 
-    private static func admitWaiting(_ state: inout State, limit: Int) -> [(Waiter, Int)] {
-        var admitted: [(Waiter, Int)] = []
-        while let head = state.waiters.first, state.inFlight + head.weight <= limit {
-            state.waiters.removeFirst()
-            admitted.append((head, state.admit(head.weight)))
+    /// Returns `weight` permits of `budget`, with the time they were held (which feeds the
+    /// service time and the adaptive limit).
+    /// - Returns: The adaptive limit's view when this moved the limit, else nil.
+    @discardableResult
+    func release(weight: Int, budget: Int, latencyNanos: UInt64?) -> AdaptiveLimitStats? {
+        let weight = clamp(weight)
+        let now = latencyNanos == nil ? 0 : MonotonicClock.now()
+        var moved: AdaptiveLimitStats?
+        let admitted = state.withLock { state -> [(WaitingRoom.Waiter, Int)] in
+            precondition(state.inUse[budget] >= weight, "Gate.release() of permits not held")
+            state.inFlight -= weight
+            state.inUse[budget] -= weight
+            if let latencyNanos {
+                state.service.record(latencyNanos: latencyNanos)
+                if state.limiter?.record(latencyNanos: latencyNanos, now: now) == true, let limiter = state.limiter {
+                    state.limit = limiter.limit
+                    moved = AdaptiveLimitStats(limiter.snapshot)
+                }
+            }
+            return Self.admitWaiting(&state, shares: shares)
         }
-        return admitted
+        for (next, occupancy) in admitted { next.continuation.resume(returning: occupancy) }
+        return moved
+    }
+
+    /// Whether `weight` more permits of `budget` fit: under the limit once the other budgets'
+    /// unused guarantees are set aside. A request heavier than that runs alone.
+    private static func fits(_ weight: Int, _ budget: Int, _ state: State, shares: [Double]) -> Bool {
+        if state.inFlight == 0 { return true }
+        var setAside = 0
+        for (index, share) in shares.enumerated() where index + 1 != budget {
+            setAside += max(0, Int(Double(state.limit) * share) - state.inUse[index + 1])
+        }
+        return state.inFlight + weight + setAside <= state.limit
+    }
+
+    private static func take(_ weight: Int, _ budget: Int, _ state: inout State) -> Int {
+        state.inFlight += weight
+        state.inUse[budget] += weight
+        if state.inFlight > state.maxInFlight { state.maxInFlight = state.inFlight }
+        return state.inFlight
+    }
+
+    private static func admitWaiting(_ state: inout State, shares: [Double]) -> [(WaitingRoom.Waiter, Int)] {
+        var counters = state
+        counters.room = WaitingRoom(budgets: 1)
+        var occupancies: [Int] = []
+        let admitted = state.room.admit { waiter in
+            guard fits(waiter.weight, waiter.budget, counters, shares: shares) else { return false }
+            occupancies.append(take(waiter.weight, waiter.budget, &counters))
+            return true
+        }
+        guard !admitted.isEmpty else { return [] }
+        state.inFlight = counters.inFlight
+        state.inUse = counters.inUse
+        state.maxInFlight = counters.maxInFlight
+        return Array(zip(admitted, occupancies))
+    }
+
+    /// The estimated seconds until the queue drains, from its depth and the measured service
+    /// time; nil before anything was measured.
+    public var secondsToDrain: Double? {
+        state.withLock { state in state.service.seconds(toServe: state.room.permits(atOrAbove: .low) + 1, limit: state.limit) }
     }
 
     /// The gate's counters at one instant.
     public var snapshot: Snapshot {
         state.withLock { state in
-            Snapshot(limit: limit, inFlight: state.inFlight, maxInFlight: state.maxInFlight, queued: state.waiters.count)
+            Snapshot(limit: state.limit, inFlight: state.inFlight, maxInFlight: state.maxInFlight, queued: state.room.count,
+                     shed: state.shed, adaptive: state.limiter.map { AdaptiveLimitStats($0.snapshot) })
         }
+    }
+}
+
+/// What the adaptive limit has learned and done.
+public struct AdaptiveLimitStats: Sendable, Equatable {
+    /// The limit now.
+    public var limit: Int
+    /// The learned no-load handler latency.
+    public var baselineLatency: Duration
+    /// The last measured 90th-percentile handler latency.
+    public var latency: Duration
+    /// Times the limit grew, and shrank.
+    public var increases: Int
+    public var decreases: Int
+
+    init(_ snapshot: LatencyLimiter.Snapshot) {
+        limit = snapshot.limit
+        baselineLatency = .nanoseconds(Int64(snapshot.baselineNanos))
+        latency = .nanoseconds(Int64(snapshot.latencyNanos))
+        increases = snapshot.increases
+        decreases = snapshot.decreases
     }
 }
 

@@ -12,6 +12,7 @@ final class PendingRequest: @unchecked Sendable {
     let route: Route?
     let parameters: [String: String]
     let loopIndex: Int
+    let priority: RequestPriority
 
     /// A running task's handle, stored only while that task is alive.
     private struct TaskHandle: @unchecked Sendable {
@@ -41,8 +42,10 @@ final class PendingRequest: @unchecked Sendable {
 
     private let state = Locked(State())
 
-    init(raw: OpaquePointer, request: Request, route: Route?, parameters: [String: String], loopIndex: Int) {
+    init(raw: OpaquePointer, request: Request, route: Route?, parameters: [String: String], loopIndex: Int,
+         priority: RequestPriority) {
         self.raw = raw
+        self.priority = priority
         self.request = request
         self.route = route
         self.parameters = parameters
@@ -83,11 +86,12 @@ final class PendingRequest: @unchecked Sendable {
     }
 
     /// Records that the request now waits at `gate` as waiter `id`; the first wait arms the
-    /// queue timer, which then covers every gate the request waits at. Loop thread.
-    func beginWaiting(at gate: Gate, id: UInt64, queueTimeout: Duration) {
+    /// queue timer, which then covers every gate the request waits at; nil waits without
+    /// one (a request that is never shed). Loop thread.
+    func beginWaiting(at gate: Gate, id: UInt64, queueTimeout: Duration?) {
         state.withLock { state in
             state.waiting = (gate, id)
-            if !state.queueTimerArmed && !state.answered {
+            if let queueTimeout, !state.queueTimerArmed && !state.answered {
                 state.queueTimerArmed = true
                 sluice_io_request_set_timer(raw, max(1, queueTimeout.milliseconds))
             }

@@ -9,8 +9,13 @@ public struct RouteOptions: Sendable {
     public var runsOnLoop: Bool
     /// A gate of the route's own, passed before the global one; nil for none.
     public var gate: Gate?
-    /// Permits of `gate` each request takes (at most the gate's limit).
+    /// Permits each request takes, of `gate` and of the global budget (an expensive route
+    /// takes more); a request heavier than a gate's limit runs there alone.
     public var weight: Int
+    /// The priority of the route's requests unless `Configuration.priorityClassifier` picks one.
+    public var priority: RequestPriority?
+    /// A guaranteed share of the global budget for this route (and any other using it).
+    public var share: GuaranteedShare?
     /// The handler's deadline, overriding `Configuration.handlerTimeout`; then 504.
     public var timeout: Duration?
     /// A monitoring route (stats, health): it bypasses every gate and is left out of the
@@ -18,8 +23,11 @@ public struct RouteOptions: Sendable {
     public var isMonitoring: Bool
 
     public init(
-        runsOnLoop: Bool = true, gate: Gate? = nil, weight: Int = 1, timeout: Duration? = nil, isMonitoring: Bool = false
+        runsOnLoop: Bool = true, gate: Gate? = nil, weight: Int = 1, timeout: Duration? = nil, isMonitoring: Bool = false,
+        priority: RequestPriority? = nil, share: GuaranteedShare? = nil
     ) {
+        self.priority = priority
+        self.share = share
         self.runsOnLoop = runsOnLoop
         self.gate = gate
         self.weight = weight
@@ -58,6 +66,14 @@ public struct Router: Sendable {
     private var patternRoutes: [Route] = []
 
     public init() {}
+
+    /// The guaranteed shares, each once, by name.
+    var shares: [GuaranteedShare] {
+        var seen = Set<ObjectIdentifier>()
+        let routes = literalRoutes.values.flatMap(\.values) + patternRoutes
+        return routes.compactMap(\.options.share).filter { seen.insert(ObjectIdentifier($0)).inserted }
+            .sorted { $0.name < $1.name }
+    }
 
     /// The route gates, each once.
     var gates: [Gate] {

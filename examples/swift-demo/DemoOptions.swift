@@ -6,11 +6,17 @@ struct DemoOptions {
     var configuration = Configuration()
     var gateLimit = 4
     var logLevel = Logger.Level.warning
+    /// The routes' own settings (gated, work, fast share).
+    var routes = DemoRoutes.Settings()
+    private var adaptiveTargetMs: Int?
+    private var minLimit = 1
 
     static let usage = """
         usage: sluice-demo [--host ADDR] [--port N] [--io-threads N] [--max-concurrency N]
                            [--max-queue N] [--queue-timeout-ms N] [--handler-timeout-ms N]
                            [--gate-limit N] [--max-body-bytes N] [--drain-timeout-ms N]
+                           [--adaptive-target-ms N] [--min-limit N] [--overload-status 503|429]
+                           [--work-capacity N] [--work-weight N] [--fast-share PERCENT]
                            [--log-level trace|debug|info|notice|warning|error|critical]
         """
 
@@ -29,6 +35,17 @@ struct DemoOptions {
             guard let value = remaining.popFirst() else { throw DemoOptionsError(message: "\(flag) needs a value") }
             try apply(flag: flag, value: value)
         }
+        routes.gateLimit = gateLimit
+        if let adaptiveTargetMs {
+            // The adaptive limit moves between --min-limit and --max-concurrency.
+            guard minLimit <= configuration.maxConcurrency else {
+                throw DemoOptionsError(message: "--min-limit cannot exceed --max-concurrency")
+            }
+            configuration.adaptiveConcurrency = AdaptiveConcurrency(
+                minLimit: minLimit, maxLimit: configuration.maxConcurrency,
+                initialLimit: min(configuration.maxConcurrency, max(minLimit, 16)),
+                targetLatency: .milliseconds(adaptiveTargetMs))
+        }
     }
 
     private mutating func apply(flag: String, value: String) throws(DemoOptionsError) {
@@ -43,6 +60,14 @@ struct DemoOptions {
         case "--gate-limit": gateLimit = try Self.integer(flag, value, in: 1...1_000_000)
         case "--max-body-bytes": configuration.maxBodyBytes = try Self.integer(flag, value, in: 0...(1 << 40))
         case "--drain-timeout-ms": configuration.drainTimeout = .milliseconds(try Self.integer(flag, value, in: 0...86_400_000))
+        case "--adaptive-target-ms": adaptiveTargetMs = try Self.integer(flag, value, in: 1...3_600_000)
+        case "--min-limit": minLimit = try Self.integer(flag, value, in: 1...1_000_000)
+        case "--overload-status":
+            guard value == "503" || value == "429" else { throw DemoOptionsError(message: "--overload-status takes 503 or 429") }
+            configuration.overloadStatus = Int(value)!
+        case "--work-capacity": routes.workCapacity = try Self.integer(flag, value, in: 0...1_000_000)
+        case "--work-weight": routes.workWeight = try Self.integer(flag, value, in: 1...1_000_000)
+        case "--fast-share": routes.fastSharePercent = try Self.integer(flag, value, in: 0...100)
         case "--log-level":
             guard let level = Logger.Level(rawValue: value) else {
                 throw DemoOptionsError(message: "--log-level takes trace, debug, info, notice, warning, error or critical")

@@ -2,18 +2,47 @@ import Sluice
 
 /// The demo's endpoints: the contract that both demos (Swift and C) serve.
 enum DemoRoutes {
-    static func router(gateLimit: Int) -> Router {
+    struct Settings {
+        var gateLimit = 4
+        /// Calls /work's simulated dependency serves at once (FIFO beyond); 0 for no bound.
+        var workCapacity = 0
+        /// Permits of the global budget each /work request takes.
+        var workWeight = 1
+        /// Percent of the global budget guaranteed to the fast routes (/hello, /json); 0 for none.
+        var fastSharePercent = 0
+    }
+
+    /// The demo's priority classes: `X-Priority: low|high` picks one (never `critical`, which
+    /// only /health has, from its route).
+    static let priority: PriorityClassifier = { request in
+        switch request.headers["x-priority"] {
+        case "low": .low
+        case "high": .high
+        default: nil
+        }
+    }
+
+    static func router(_ settings: Settings) -> Router {
         var router = Router()
-        router.get("/hello") { _, _ in .text("Hello, World!") }
-        router.get("/json") { _, _ in .json(#"{"message":"Hello, World!"}"#) }
+        let fast = settings.fastSharePercent > 0
+            ? GuaranteedShare(name: "fast", fraction: Double(settings.fastSharePercent) / 100) : nil
+        router.get("/hello", options: RouteOptions(share: fast)) { _, _ in .text("Hello, World!") }
+        router.get("/json", options: RouteOptions(share: fast)) { _, _ in .json(#"{"message":"Hello, World!"}"#) }
+        router.get("/health", options: RouteOptions(priority: .critical)) { _, _ in .json(#"{"status":"ok"}"#) }
         router.post("/echo") { request, _ in
             var response = Response(body: request.body)
             response.headers.add(name: "Content-Type", value: request.headers["content-type"] ?? "application/octet-stream")
             return response
         }
-        router.get("/work") { request, context in
+        // The simulated dependency: a database or downstream that serves so many calls at once.
+        let dependency = settings.workCapacity > 0 ? Gate(name: "dependency", limit: settings.workCapacity) : nil
+        router.get("/work", options: RouteOptions(weight: settings.workWeight)) { request, context in
             let ms = try milliseconds(request)
-            try await Task.sleep(for: .milliseconds(ms))
+            if let dependency {
+                try await dependency.withPermit { try await Task.sleep(for: .milliseconds(ms)) }
+            } else {
+                try await Task.sleep(for: .milliseconds(ms))
+            }
             let id = request.queryParameter("id") ?? ""
             return .json(#"{"id":\#(json(id)),"request_id":\#(json(context.requestID)),"slept_ms":\#(ms)}"#)
         }
@@ -24,7 +53,7 @@ enum DemoRoutes {
             .json(#"{"value":\#(context.shared.counter("counter").load())}"#)
         }
         router.get("/fail") { _, _ in throw DemoFailure() }
-        let gate = Gate(name: "gated", limit: gateLimit)
+        let gate = Gate(name: "gated", limit: settings.gateLimit)
         router.get("/gated", options: RouteOptions(gate: gate)) { request, context in
             let ms = try milliseconds(request)
             try await Task.sleep(for: .milliseconds(ms))
@@ -52,9 +81,20 @@ enum DemoRoutes {
         let gates = stats.gates.sorted { $0.key < $1.key }.map { name, gate in
             #"\#(json(name)):{"limit":\#(gate.limit),"in_flight":\#(gate.inFlight),"max_in_flight":\#(gate.maxInFlight)}"#
         }.joined(separator: ",")
+        let shed = RequestPriority.allCases.map { #""\#($0)":\#(stats.shed[$0] ?? 0)"# }.joined(separator: ",")
         return #"{"in_flight":\#(stats.inFlight),"max_in_flight":\#(stats.maxInFlight),"queued":\#(stats.queued),"#
             + #""completed":\#(stats.completed),"rejected":\#(stats.rejected),"timed_out":\#(stats.timedOut),"#
-            + #""cancelled":\#(stats.cancelled),"errors":\#(stats.errors),"gates":{\#(gates)}}"#
+            + #""cancelled":\#(stats.cancelled),"errors":\#(stats.errors),"gates":{\#(gates)},"#
+            + #""limit":\#(stats.limit),"adaptive":\#(adaptiveJSON(stats.adaptive)),"shed":{\#(shed)}}"#
+    }
+
+    private static func adaptiveJSON(_ adaptive: AdaptiveLimitStats?) -> String {
+        guard let adaptive else { return "null" }
+        func ms(_ duration: Duration) -> String {
+            String(Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15)
+        }
+        return #"{"baseline_ms":\#(ms(adaptive.baselineLatency)),"latency_ms":\#(ms(adaptive.latency)),"#
+            + #""increases":\#(adaptive.increases),"decreases":\#(adaptive.decreases)}"#
     }
 
     /// A JSON string literal.

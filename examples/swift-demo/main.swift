@@ -32,9 +32,10 @@ let logLevel = options.logLevel
 var logger = Logger(label: "sluice-demo") { label in DroppingLogHandler(logLevel: logLevel, label: label) }
 logger.logLevel = logLevel
 options.configuration.logger = logger
+options.configuration.priorityClassifier = DemoRoutes.priority
 
 let host = options.configuration.host
-let server = Server(configuration: options.configuration, router: DemoRoutes.router(gateLimit: options.gateLimit)) { port in
+let server = Server(configuration: options.configuration, router: DemoRoutes.router(options.routes)) { port in
     let shownHost = host.contains(":") ? "[\(host)]" : host
     Output.write("listening on http://\(shownHost):\(port)\n", to: 1)
 }

@@ -1,0 +1,21 @@
+/// A share of the global concurrency budget that the routes using it are guaranteed.
+///
+/// Other routes cannot take the share's permits while it leaves them unused, so a slow route
+/// that saturates the rest of the budget cannot starve the routes of a share. A share borrows
+/// freely beyond its guarantee when permits are free. Routes may use one share together.
+public final class GuaranteedShare: Sendable {
+    /// How stats and logs call it.
+    public let name: String
+    /// The guaranteed fraction of the global limit, in (0, 1]; the permits are its floor.
+    public let fraction: Double
+
+    /// Creates a share. The fractions of all shares a server uses must add up to at most 1.
+    public init(name: String, fraction: Double) {
+        precondition(fraction > 0 && fraction <= 1, "a guaranteed share is a fraction in (0, 1]")
+        self.name = name
+        self.fraction = fraction
+    }
+
+    /// The permits guaranteed under `limit`.
+    func permits(of limit: Int) -> Int { Int(Double(limit) * fraction) }
+}

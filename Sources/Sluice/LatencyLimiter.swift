@@ -1,0 +1,123 @@
+/// The adaptive limit's algorithm: a value type fed with handler latencies and the time,
+/// deterministic so that tests can drive it without a clock.
+///
+/// Every `interval` (once it has a few samples) it closes a window and looks at its 90th
+/// percentile against a ceiling: the target, or `tolerance` × the learned no-load latency
+/// (the baseline) when that is lower. Above the ceiling the limit shrinks in proportion
+/// (at most by half); below it, and only if demand pressed on the limit during the window,
+/// it grows (by √limit while latency sits near the baseline, else by 1). This is a latency
+/// gradient in the spirit of Vegas and Gradient2: queueing inside handlers shows as latency
+/// rising over the baseline before it reaches the target.
+///
+/// The baseline is the lowest window median seen. A dependency that slows for good would
+/// leave it stale and pin the limit at its minimum, so a shrink that does not lower latency
+/// (the limit fell by a quarter, latency by less than a tenth) proves the latency is not
+/// queueing: the baseline is relearned from the current window.
+struct LatencyLimiter {
+    struct Snapshot: Sendable, Equatable {
+        var limit: Int
+        /// The learned no-load latency; zero until measured.
+        var baselineNanos: UInt64
+        /// The last window's 90th percentile.
+        var latencyNanos: UInt64
+        var increases: Int
+        var decreases: Int
+    }
+
+    private static let sampleCapacity = 256
+    private static let minimumSamples = 4
+
+    let settings: AdaptiveConcurrency
+    private(set) var limit: Int
+    private var samples: [UInt64] = []
+    private var sampleCount = 0
+    private var windowStart: UInt64?
+    private var pressed = false
+    private var baseline: UInt64 = 0
+    private var lastLatency: UInt64 = 0
+    private var lastShrink: (limit: Int, latency: UInt64)?
+    private var increases = 0
+    private var decreases = 0
+    private let target: UInt64
+    private let interval: UInt64
+
+    init(_ settings: AdaptiveConcurrency) {
+        precondition(settings.isValid, "invalid adaptive concurrency settings")
+        self.settings = settings
+        self.limit = settings.initialLimit
+        self.target = settings.targetLatency.nanoseconds
+        self.interval = settings.interval.nanoseconds
+        samples.reserveCapacity(Self.sampleCapacity)
+    }
+
+    var snapshot: Snapshot {
+        Snapshot(limit: limit, baselineNanos: baseline, latencyNanos: lastLatency, increases: increases, decreases: decreases)
+    }
+
+    /// Notes that a request had to wait or was refused: demand exceeds the limit.
+    mutating func notePressure() { pressed = true }
+
+    /// Adds one handler latency; returns true when the limit moved.
+    mutating func record(latencyNanos: UInt64, now: UInt64) -> Bool {
+        let start = windowStart ?? now
+        windowStart = start
+        if samples.count < Self.sampleCapacity {
+            samples.append(latencyNanos)
+        } else {
+            samples[sampleCount % Self.sampleCapacity] = latencyNanos
+        }
+        sampleCount += 1
+        let elapsed = now &- start
+        // A slow handler yields few samples: after four intervals, one is enough.
+        guard (elapsed >= interval && sampleCount >= Self.minimumSamples) || elapsed >= 4 * interval else { return false }
+        return closeWindow(now: now)
+    }
+
+    private mutating func closeWindow(now: UInt64) -> Bool {
+        samples.sort()
+        let p90 = samples[min(samples.count - 1, samples.count * 9 / 10)]
+        let median = samples[samples.count / 2]
+        let wasPressed = pressed
+        samples.removeAll(keepingCapacity: true)
+        sampleCount = 0
+        windowStart = now
+        pressed = false
+        relearnBaselineIfShrinkFailed(latency: p90, median: median)
+        if baseline == 0 || median < baseline { baseline = median }
+        lastLatency = p90
+        return adjust(latency: p90, pressed: wasPressed)
+    }
+
+    private mutating func relearnBaselineIfShrinkFailed(latency: UInt64, median: UInt64) {
+        guard let shrink = lastShrink else { return }
+        lastShrink = nil
+        if limit * 4 <= shrink.limit * 3 && latency * 10 > shrink.latency * 9 { baseline = median }
+    }
+
+    /// The latency above which handlers are taken to be queueing. Below 5% of the target,
+    /// a rise over the baseline is noise (a 50 µs handler seen at 120 µs), not queueing.
+    private var ceiling: UInt64 {
+        guard baseline > 0 else { return target }
+        let fromBaseline = max(UInt64(Double(baseline) * settings.tolerance), baseline + target / 20)
+        return min(target, fromBaseline)
+    }
+
+    private mutating func adjust(latency: UInt64, pressed: Bool) -> Bool {
+        let before = limit
+        let ceiling = self.ceiling
+        if latency > ceiling {
+            let factor = max(0.5, Double(ceiling) / Double(latency))
+            limit = max(settings.minLimit, min(limit - 1, Int(Double(limit) * factor)))
+            if limit < before {
+                decreases += 1
+                lastShrink = (before, latency)
+            }
+        } else if pressed {
+            let nearBaseline = latency <= baseline * 2
+            let step = nearBaseline ? max(1, Int(Double(limit).squareRoot())) : 1
+            limit = min(settings.maxLimit, limit + step)
+            if limit > before { increases += 1 }
+        }
+        return limit != before
+    }
+}
