@@ -12,7 +12,11 @@
 /// The baseline is the lowest window median seen. A dependency that slows for good would
 /// leave it stale and pin the limit at its minimum, so a shrink that does not lower latency
 /// (the limit fell by a quarter, latency by less than a tenth) proves the latency is not
-/// queueing: the baseline is relearned from the current window.
+/// queueing: the baseline is relearned from the current window. A server that was saturated
+/// from its start never saw its no-load latency, so every `probeWindows` windows under
+/// pressure the limit drops to a quarter for a while (Vegas's probe): latency then falls to
+/// the baseline, or the failed shrink relearns it. A quarter, because with a tolerance of 2
+/// a halving probe could find latency halved at every level and never reach the floor.
 struct LatencyLimiter {
     struct Snapshot: Sendable, Equatable {
         var limit: Int
@@ -26,6 +30,7 @@ struct LatencyLimiter {
 
     private static let sampleCapacity = 256
     private static let minimumSamples = 4
+    private static let probeWindows = 50
 
     let settings: AdaptiveConcurrency
     private(set) var limit: Int
@@ -36,6 +41,10 @@ struct LatencyLimiter {
     private var baseline: UInt64 = 0
     private var lastLatency: UInt64 = 0
     private var lastShrink: (limit: Int, latency: UInt64)?
+    private var windowsSinceProbe = 0
+    /// Windows the probe still holds the limit down: the first one after it still sees
+    /// requests admitted before it.
+    private var probeHold = 0
     private var increases = 0
     private var decreases = 0
     private let target: UInt64
@@ -70,19 +79,20 @@ struct LatencyLimiter {
         let elapsed = now &- start
         // A slow handler yields few samples: after four intervals, one is enough.
         guard (elapsed >= interval && sampleCount >= Self.minimumSamples) || elapsed >= 4 * interval else { return false }
-        return closeWindow(now: now)
+        return closeWindow()
     }
 
-    private mutating func closeWindow(now: UInt64) -> Bool {
+    private mutating func closeWindow() -> Bool {
         samples.sort()
         let p90 = samples[min(samples.count - 1, samples.count * 9 / 10)]
         let median = samples[samples.count / 2]
         let wasPressed = pressed
         samples.removeAll(keepingCapacity: true)
         sampleCount = 0
-        windowStart = now
+        windowStart = nil
         pressed = false
-        relearnBaselineIfShrinkFailed(latency: p90, median: median)
+        // The window right after a probe mixes in requests admitted before it: judge the next.
+        if probeHold != 2 { relearnBaselineIfShrinkFailed(latency: p90, median: median) }
         if baseline == 0 || median < baseline { baseline = median }
         lastLatency = p90
         return adjust(latency: p90, pressed: wasPressed)
@@ -105,7 +115,18 @@ struct LatencyLimiter {
     private mutating func adjust(latency: UInt64, pressed: Bool) -> Bool {
         let before = limit
         let ceiling = self.ceiling
-        if latency > ceiling {
+        windowsSinceProbe += 1
+        if probeHold > 0 {
+            probeHold -= 1
+        } else if pressed && windowsSinceProbe >= Self.probeWindows {
+            windowsSinceProbe = 0
+            probeHold = 2
+            limit = max(settings.minLimit, limit / 4)
+            if limit < before {
+                decreases += 1
+                lastShrink = (before, latency)
+            }
+        } else if latency > ceiling {
             let factor = max(0.5, Double(ceiling) / Double(latency))
             limit = max(settings.minLimit, min(limit - 1, Int(Double(limit) * factor)))
             if limit < before {
@@ -113,7 +134,8 @@ struct LatencyLimiter {
                 lastShrink = (before, latency)
             }
         } else if pressed {
-            let nearBaseline = latency <= baseline * 2
+            // Far under the ceiling, grow fast; in its upper half, one at a time.
+            let nearBaseline = latency <= baseline + (ceiling - min(ceiling, baseline)) / 2
             let step = nearBaseline ? max(1, Int(Double(limit).squareRoot())) : 1
             limit = min(settings.maxLimit, limit + step)
             if limit > before { increases += 1 }
