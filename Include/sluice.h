@@ -2,8 +2,9 @@
  * Sluice: an embeddable HTTP/1.1 server core, from C and any language with a C FFI.
  *
  * A server has routes (method + pattern with :parameters), each with a handler function
- * and its user_data. Requests pass a global gate (max_concurrency, a bounded FIFO queue,
- * then 503) and optionally a route gate; handlers have deadlines (504); a client that
+ * and its user_data. Requests pass a global gate (max_concurrency, fixed or adaptive, a
+ * bounded queue served by priority, then 503 or 429 with a computed Retry-After) and
+ * optionally a route gate; handlers have deadlines (504); a client that
  * leaves cancels its request; shared state (counters, a keyed store) is exact under any
  * concurrency. The semantics are those of the Swift API.
  *
@@ -59,6 +60,15 @@ typedef struct sluice_value sluice_value;
 
 /* ---- Server ------------------------------------------------------------------------- */
 
+/* Request priorities: higher classes are admitted first; under pressure lower classes are
+ * shed first; CRITICAL requests are never shed (no queue bound, timeout or latency budget
+ * refuses them). DEFAULT, in route options or from a classifier, means "no opinion". */
+#define SLUICE_PRIORITY_DEFAULT (-1)
+#define SLUICE_PRIORITY_LOW 0
+#define SLUICE_PRIORITY_NORMAL 1
+#define SLUICE_PRIORITY_HIGH 2
+#define SLUICE_PRIORITY_CRITICAL 3
+
 typedef struct sluice_server_options {
     size_t size;                 /* sizeof(sluice_server_options) */
     const char *host;            /* IPv4 or IPv6 address; copied */
@@ -77,11 +87,18 @@ typedef struct sluice_server_options {
     uint64_t handler_timeout_ms; /* then 504, and the request is cancelled */
     uint64_t drain_timeout_ms;   /* graceful stop: how long requests may finish */
     int blocking_pool_size;      /* threads for routes marked blocking */
+    int adaptive;                /* nonzero: the global limit adapts from handler latency, between
+                                    adaptive_min_limit and max_concurrency */
+    int adaptive_min_limit;
+    uint64_t adaptive_target_ms; /* latency admitted requests should stay under (wait included) */
+    int overload_status;         /* 503 or 429: the status of a request shed for capacity */
+    int retry_after_seconds;     /* Retry-After before any service time was measured, and while
+                                    stopping; otherwise it is the queue's measured drain time */
 } sluice_server_options;
 
 #define SLUICE_SERVER_OPTIONS_INIT \
     { sizeof(sluice_server_options), "127.0.0.1", 8080, 1, 10000, 8192, 16384, 100, 1048576, \
-      10000, 5000, 256, 1024, 5000, 30000, 10000, 4 }
+      10000, 5000, 256, 1024, 5000, 30000, 10000, 4, 0, 1, 500, 503, 1 }
 
 /*
  * Creates a server (not yet listening). *out receives ownership: free it with
@@ -105,23 +122,44 @@ typedef struct sluice_route_options {
     size_t size;             /* sizeof(sluice_route_options) */
     int gate_limit;          /* > 0: the route's own gate, passed before the global one */
     const char *gate_name;   /* its name in the stats; NULL: the pattern; copied */
-    int weight;              /* permits of the route gate each request takes */
+    int weight;              /* permits each request takes, of the route gate and the global budget */
     uint64_t timeout_ms;     /* > 0: this route's deadline instead of the server's */
     int blocking;            /* run the handler on the blocking pool, never on a loop thread */
     int monitoring;          /* bypass every gate and the accounting (stats, health) */
+    int priority;            /* SLUICE_PRIORITY_*: its requests' class unless the classifier picks one */
+    int share_percent;       /* > 0: percent of the global budget guaranteed to this route, which
+                                others cannot take while it is unused; all shares add up to <= 100 */
+    const char *share_name;  /* routes naming the same share use it together; NULL: the pattern; copied */
 } sluice_route_options;
 
-#define SLUICE_ROUTE_OPTIONS_INIT { sizeof(sluice_route_options), 0, NULL, 1, 0, 0, 0 }
+#define SLUICE_ROUTE_OPTIONS_INIT \
+    { sizeof(sluice_route_options), 0, NULL, 1, 0, 0, 0, SLUICE_PRIORITY_DEFAULT, 0, NULL }
 
 /*
  * Adds a route: method (e.g. "GET"), pattern ("/users/:id", "*" for one segment, a final
  * "**" for the rest). options may be NULL. Before the server starts.
- * Returns 0, SLUICE_EINVAL, SLUICE_EPATTERN for an invalid pattern, or SLUICE_ESTATE
- * once started. user_data is borrowed for the server's lifetime.
+ * Returns 0, SLUICE_EINVAL (also for a priority out of range, or a share that differs from
+ * the same name's earlier percent or takes the total past 100), SLUICE_EPATTERN for an
+ * invalid pattern, or SLUICE_ESTATE once started. user_data is borrowed for the server's lifetime.
  */
 SLUICE_EXPORT int sluice_server_add_route(sluice_server *server, const char *method, const char *pattern,
                                           sluice_handler_fn handler, void *user_data,
                                           const sluice_route_options *options);
+
+/*
+ * A classifier: returns the request's SLUICE_PRIORITY_* class, or SLUICE_PRIORITY_DEFAULT to
+ * leave the route's. It runs on an event-loop thread before the request is admitted, for
+ * every request that matched a route (monitoring routes aside): keep it short and never block.
+ * It may read the request with the sluice_request_* accessors (path parameters are not known
+ * yet: NULL) but must not answer it or keep the handle after returning.
+ */
+typedef int (*sluice_classifier_fn)(const sluice_request *request, void *user_data);
+
+/*
+ * Sets the server's classifier (NULL removes it). Before the server starts. user_data is
+ * borrowed for the server's lifetime. Returns 0, SLUICE_EINVAL, or SLUICE_ESTATE once started.
+ */
+SLUICE_EXPORT int sluice_server_set_classifier(sluice_server *server, sluice_classifier_fn classify, void *user_data);
 
 /*
  * Binds and starts serving on the engine's threads; returns at once. *out_port (may be
@@ -153,6 +191,12 @@ typedef struct sluice_stats {
     uint64_t timed_out;
     uint64_t cancelled;
     uint64_t errors;
+    uint64_t limit;               /* the global limit now (it moves when adaptive) */
+    uint64_t baseline_latency_us; /* adaptive: the learned no-load handler latency; else 0 */
+    uint64_t latency_us;          /* adaptive: the last window's 90th-percentile handler latency */
+    uint64_t limit_increases;     /* adaptive: times the limit grew */
+    uint64_t limit_decreases;     /* adaptive: times it shrank */
+    uint64_t shed[4];             /* requests shed at the global gate, by SLUICE_PRIORITY_* */
 } sluice_stats;
 
 typedef struct sluice_gate_stats {

@@ -5,6 +5,13 @@ import Sluice
 import Glibc
 #endif
 
+/// A C classifier and its user data.
+struct ClassifierHook: @unchecked Sendable {
+    // @unchecked: a C function pointer and the user's opaque data, passed back untouched.
+    let function: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32
+    let userData: UnsafeMutableRawPointer?
+}
+
 /// The object behind a `sluice_server *`: routes gathered before start, then a `Server`
 /// run by a task of its own, and the blocking pool.
 final class CServer: @unchecked Sendable {
@@ -24,6 +31,8 @@ final class CServer: @unchecked Sendable {
         var phase = Phase.configuring
         var router = Router()
         var gates: [String: Gate] = [:]
+        var shares: [String: GuaranteedShare] = [:]
+        var classifier: ClassifierHook?
         var stopRequested = false
         var startResult: Int32?
         var port = 0
@@ -56,6 +65,20 @@ final class CServer: @unchecked Sendable {
             var routeOptions = RouteOptions(runsOnLoop: true, weight: Int(max(1, options.weight)))
             if options.timeout_ms > 0 { routeOptions.timeout = .milliseconds(Int64(clamping: options.timeout_ms)) }
             routeOptions.isMonitoring = options.monitoring != 0
+            routeOptions.priority = options.priority == SLUICE_PRIORITY_DEFAULT ? nil : RequestPriority(rawValue: Int(options.priority))
+            if options.share_percent > 0 {
+                let name = CString.read(options.share_name) ?? pattern
+                let fraction = Double(options.share_percent) / 100
+                if let share = state.shares[name] {
+                    guard share.fraction == fraction else { return ErrorCode.invalid }
+                    routeOptions.share = share
+                } else {
+                    guard state.shares.values.map(\.fraction).reduce(fraction, +) <= 1.000_001 else { return ErrorCode.invalid }
+                    let share = GuaranteedShare(name: name, fraction: fraction)
+                    state.shares[name] = share
+                    routeOptions.share = share
+                }
+            }
             if options.gate_limit > 0 {
                 let name = CString.read(options.gate_name) ?? pattern
                 let gate = state.gates[name] ?? Gate(name: name, limit: Int(options.gate_limit))
@@ -77,17 +100,41 @@ final class CServer: @unchecked Sendable {
 
     private var blockingPool: BlockingPool? { poolLock.withLock { $0 } }
 
+    /// Sets the C classifier, which then picks each request's priority.
+    func setClassifier(_ classify: (@convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32)?,
+                       userData: UnsafeMutableRawPointer?) -> Int32 {
+        state.withLock { state in
+            guard case .configuring = state.phase else { return ErrorCode.state }
+            state.classifier = classify.map { ClassifierHook(function: $0, userData: userData) }
+            return ErrorCode.ok
+        }
+    }
+
+    /// The Swift side of the C classifier: the request as a handle for the call's duration.
+    private func priorityClassifier(_ hook: ClassifierHook) -> PriorityClassifier {
+        { [unowned self] request in
+            let cRequest = CRequest(request: request, context: RequestContext(requestID: request.id, shared: shared), server: self)
+            let priority = hook.function(cRequest.handle, hook.userData)
+            return priority == SLUICE_PRIORITY_DEFAULT ? nil : RequestPriority(rawValue: Int(priority))
+        }
+    }
+
+    /// The limit before the server runs (stats of a server not started).
+    var configuredLimit: Int { configuration.adaptiveConcurrency?.initialLimit ?? configuration.maxConcurrency }
+
     // MARK: Lifecycle
 
     /// Starts the server's task and waits until it listens or fails.
     func start() -> (Int32, Int) {
-        let router: Router? = state.withLock { state in
+        let setup: (Router, ClassifierHook?)? = state.withLock { state in
             guard case .configuring = state.phase else { return nil }
             state.phase = .starting
-            return state.router
+            return (state.router, state.classifier)
         }
-        guard let router else { return (ErrorCode.state, 0) }
+        guard let (router, classifier) = setup else { return (ErrorCode.state, 0) }
         poolLock.withLock { $0 = BlockingPool(threadCount: blockingPoolSize) }
+        var configuration = self.configuration
+        if let classifier { configuration.priorityClassifier = priorityClassifier(classifier) }
         let server = Server(configuration: configuration, router: router, shared: shared) { [self] port in
             finishStart(ErrorCode.ok, port: port)
         }

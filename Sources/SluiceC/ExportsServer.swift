@@ -52,15 +52,26 @@ public func sluiceServerAddRoute(
         let handler, !method.isEmpty
     else { return ErrorCode.invalid }
     var routeOptions = sluice_route_options(size: MemoryLayout<sluice_route_options>.size, gate_limit: 0, gate_name: nil,
-                                            weight: 1, timeout_ms: 0, blocking: 0, monitoring: 0)
+                                            weight: 1, timeout_ms: 0, blocking: 0, monitoring: 0,
+                                            priority: SLUICE_PRIORITY_DEFAULT, share_percent: 0, share_name: nil)
     if let options {
         guard options.pointee.size >= MemoryLayout<sluice_route_options>.size, options.pointee.gate_limit >= 0,
-            options.pointee.weight >= 1
+            options.pointee.weight >= 1, (SLUICE_PRIORITY_DEFAULT...SLUICE_PRIORITY_CRITICAL).contains(options.pointee.priority),
+            (0...100).contains(options.pointee.share_percent)
         else { return ErrorCode.invalid }
         routeOptions = options.pointee
     }
     guard method.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return ErrorCode.invalid }
     return server.addRoute(method: method, pattern: pattern, handler: handler, userData: userData, options: routeOptions)
+}
+
+@_cdecl("sluice_server_set_classifier")
+public func sluiceServerSetClassifier(
+    _ handle: OpaquePointer?, _ classify: (@convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32)?,
+    _ userData: UnsafeMutableRawPointer?
+) -> Int32 {
+    guard let server = CServer.from(handle) else { return ErrorCode.invalid }
+    return server.setClassifier(classify, userData: userData)
 }
 
 @_cdecl("sluice_server_start")
@@ -103,7 +114,19 @@ public func sluiceServerStats(_ out: UnsafeMutablePointer<sluice_stats>?, _ hand
     out.pointee.timed_out = UInt64(stats?.timedOut ?? 0)
     out.pointee.cancelled = UInt64(stats?.cancelled ?? 0)
     out.pointee.errors = UInt64(stats?.errors ?? 0)
+    out.pointee.limit = UInt64(stats?.limit ?? server.configuredLimit)
+    out.pointee.baseline_latency_us = microseconds(stats?.adaptive?.baselineLatency)
+    out.pointee.latency_us = microseconds(stats?.adaptive?.latency)
+    out.pointee.limit_increases = UInt64(stats?.adaptive?.increases ?? 0)
+    out.pointee.limit_decreases = UInt64(stats?.adaptive?.decreases ?? 0)
+    let shed = RequestPriority.allCases.map { UInt64(stats?.shed[$0] ?? 0) }
+    out.pointee.shed = (shed[0], shed[1], shed[2], shed[3])
     return ErrorCode.ok
+}
+
+private func microseconds(_ duration: Duration?) -> UInt64 {
+    guard let (seconds, attoseconds) = duration?.components else { return 0 }
+    return UInt64(max(0, seconds)) * 1_000_000 + UInt64(max(0, attoseconds)) / 1_000_000_000_000
 }
 
 @_cdecl("sluice_server_gate_stats")
@@ -129,7 +152,9 @@ extension Configuration {
         guard let host = CString.read(o.host), o.port >= 0, o.port <= 65535, o.io_threads >= 1, o.io_threads <= 64,
             o.max_connections >= 1, o.max_concurrency >= 1, o.max_queue >= 0, o.max_request_line >= 16,
             o.max_header_bytes >= 64, o.max_header_count >= 1, o.header_timeout_ms > 0, o.idle_timeout_ms > 0,
-            o.queue_timeout_ms > 0, o.handler_timeout_ms > 0, o.max_body_bytes <= UInt64(Int.max)
+            o.queue_timeout_ms > 0, o.handler_timeout_ms > 0, o.max_body_bytes <= UInt64(Int.max),
+            o.overload_status == 503 || o.overload_status == 429, o.retry_after_seconds >= 1,
+            o.adaptive == 0 || (o.adaptive_min_limit >= 1 && o.adaptive_min_limit <= o.max_concurrency && o.adaptive_target_ms > 0)
         else { return nil }
         self.host = host
         port = Int(o.port)
@@ -146,5 +171,13 @@ extension Configuration {
         queueTimeout = .milliseconds(Int64(clamping: o.queue_timeout_ms))
         handlerTimeout = .milliseconds(Int64(clamping: o.handler_timeout_ms))
         drainTimeout = .milliseconds(Int64(clamping: o.drain_timeout_ms))
+        overloadStatus = Int(o.overload_status)
+        retryAfterSeconds = Int(o.retry_after_seconds)
+        if o.adaptive != 0 {
+            let minLimit = Int(o.adaptive_min_limit)
+            adaptiveConcurrency = AdaptiveConcurrency(
+                minLimit: minLimit, maxLimit: maxConcurrency, initialLimit: min(maxConcurrency, max(minLimit, 16)),
+                targetLatency: .milliseconds(Int64(clamping: o.adaptive_target_ms)))
+        }
     }
 }

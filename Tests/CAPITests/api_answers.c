@@ -82,7 +82,7 @@ int main(void) {
 
     CHECK(http_request(port, "GET", "/owned", NULL, body, sizeof(body)) == 200 && strcmp(body, "owned") == 0);
 
-    sluice_stats stats = {sizeof(sluice_stats), 0, 0, 0, 0, 0, 0, 0, 0};
+    sluice_stats stats = {.size = sizeof(sluice_stats)};
     CHECK_RC(sluice_server_stats(&stats, server), SLUICE_OK);
     CHECK(stats.timed_out == 1);
     CHECK(stats.errors == 1);

@@ -28,7 +28,7 @@ static void nulls(void) {
     CHECK_RC(sluice_server_add_route(server, "GET", NULL, ok, NULL, NULL), SLUICE_EINVAL);
     CHECK_RC(sluice_server_add_route(server, "GET", "/x", NULL, NULL, NULL), SLUICE_EINVAL);
     CHECK_RC(sluice_server_add_route(server, "G ET", "/x", ok, NULL, NULL), SLUICE_EINVAL);
-    sluice_stats stats = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+    sluice_stats stats = {.size = 0};
     CHECK_RC(sluice_server_stats(&stats, server), SLUICE_EINVAL); /* size field not set */
     sluice_server_destroy(server);
 }

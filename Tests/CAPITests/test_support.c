@@ -8,7 +8,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-int http_request(int port, const char *method, const char *target, const char *body, char *out_body, size_t n) {
+int http_exchange(int port, const char *request, char *out, size_t n) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
     struct timeval timeout = {10, 0};
@@ -18,32 +18,34 @@ int http_request(int port, const char *method, const char *target, const char *b
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)port);
     inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+    size_t length = strlen(request);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+        send(fd, request, length, MSG_NOSIGNAL) != (ssize_t)length) {
         close(fd);
         return -1;
     }
-    char head[1024];
-    size_t body_len = body ? strlen(body) : 0;
-    int head_len = snprintf(head, sizeof(head),
-                            "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n", method,
-                            target, body_len);
-    if (send(fd, head, (size_t)head_len, MSG_NOSIGNAL) != head_len ||
-        (body_len && send(fd, body, body_len, MSG_NOSIGNAL) != (ssize_t)body_len)) {
-        close(fd);
-        return -1;
-    }
-    char response[65536];
     size_t got = 0;
     ssize_t r;
-    while (got < sizeof(response) - 1 && (r = recv(fd, response + got, sizeof(response) - 1 - got, 0)) > 0) got += (size_t)r;
+    while (got < n - 1 && (r = recv(fd, out + got, n - 1 - got, 0)) > 0) got += (size_t)r;
     close(fd);
-    response[got] = '\0';
+    out[got] = '\0';
     int status = -1;
-    if (sscanf(response, "HTTP/1.1 %d", &status) != 1) return -1;
-    const char *start = strstr(response, "\r\n\r\n");
-    if (out_body && n) {
-        snprintf(out_body, n, "%s", start ? start + 4 : "");
-    }
+    if (sscanf(out, "HTTP/1.1 %d", &status) != 1) return -1;
+    return status;
+}
+
+int http_request(int port, const char *method, const char *target, const char *body, char *out_body, size_t n) {
+    size_t body_len = body ? strlen(body) : 0;
+    char *request = malloc(1024 + body_len);
+    if (request == NULL) return -1;
+    snprintf(request, 1024 + body_len, "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s",
+             method, target, body_len, body ? body : "");
+    char *response = malloc(65536);
+    int status = response ? http_exchange(port, request, response, 65536) : -1;
+    free(request);
+    const char *start = response ? strstr(response, "\r\n\r\n") : NULL;
+    if (out_body && n) snprintf(out_body, n, "%s", start ? start + 4 : "");
+    free(response);
     return status;
 }
 

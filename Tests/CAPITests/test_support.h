@@ -25,6 +25,10 @@
         }                                                                                             \
     } while (0)
 
+/* Sends request (raw bytes, a C string) to 127.0.0.1:port and reads the whole response into
+ * out (capacity n, NUL-terminated; the server must close). Returns the status, or -1. */
+int http_exchange(int port, const char *request, char *out, size_t n);
+
 /* Sends one request (method, target, body) to 127.0.0.1:port and reads the whole response
  * (Connection: close). Returns the status, or -1; the body is copied into body (capacity n). */
 int http_request(int port, const char *method, const char *target, const char *body, char *out_body, size_t n);

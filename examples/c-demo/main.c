@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 
 #include "delay.h"
+#include "dependency.h"
 #include "routes.h"
 #include "sluice.h"
 
@@ -21,6 +22,8 @@ static const char usage[] =
     "usage: sluice-c-demo [--host ADDR] [--port N] [--io-threads N] [--max-concurrency N]\n"
     "                     [--max-queue N] [--queue-timeout-ms N] [--handler-timeout-ms N]\n"
     "                     [--gate-limit N] [--max-body-bytes N] [--drain-timeout-ms N]\n"
+    "                     [--adaptive-target-ms N] [--min-limit N] [--overload-status 503|429]\n"
+    "                     [--work-capacity N] [--work-weight N] [--fast-share PERCENT]\n"
     "                     [--log-level trace|debug|info|notice|warning|error|critical]\n";
 
 /* Parses a whole number in [min, max] or exits 2 with a readable message. */
@@ -35,7 +38,7 @@ static long long number(const char *flag, const char *value, long long min, long
     return n;
 }
 
-static void parse(int argc, char **argv, sluice_server_options *o, int *gate_limit) {
+static void parse(int argc, char **argv, sluice_server_options *o, routes_settings *r) {
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
         if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
@@ -54,14 +57,41 @@ static void parse(int argc, char **argv, sluice_server_options *o, int *gate_lim
         else if (strcmp(flag, "--max-queue") == 0) o->max_queue = (int)number(flag, v, 0, 10000000);
         else if (strcmp(flag, "--queue-timeout-ms") == 0) o->queue_timeout_ms = (uint64_t)number(flag, v, 1, 86400000);
         else if (strcmp(flag, "--handler-timeout-ms") == 0) o->handler_timeout_ms = (uint64_t)number(flag, v, 1, 86400000);
-        else if (strcmp(flag, "--gate-limit") == 0) *gate_limit = (int)number(flag, v, 1, 1000000);
+        else if (strcmp(flag, "--gate-limit") == 0) r->gate_limit = (int)number(flag, v, 1, 1000000);
         else if (strcmp(flag, "--max-body-bytes") == 0) o->max_body_bytes = (uint64_t)number(flag, v, 0, 1LL << 40);
         else if (strcmp(flag, "--drain-timeout-ms") == 0) o->drain_timeout_ms = (uint64_t)number(flag, v, 0, 86400000);
-        else if (strcmp(flag, "--log-level") == 0) continue; /* the C demo logs nothing per request */
+        else if (strcmp(flag, "--adaptive-target-ms") == 0) {
+            o->adaptive = 1;
+            o->adaptive_target_ms = (uint64_t)number(flag, v, 1, 3600000);
+        } else if (strcmp(flag, "--min-limit") == 0) o->adaptive_min_limit = (int)number(flag, v, 1, 1000000);
+        else if (strcmp(flag, "--overload-status") == 0) {
+            if (strcmp(v, "503") != 0 && strcmp(v, "429") != 0) {
+                fprintf(stderr, "sluice-c-demo: --overload-status takes 503 or 429\n");
+                exit(2);
+            }
+            o->overload_status = atoi(v);
+        } else if (strcmp(flag, "--work-capacity") == 0) r->work_capacity = (int)number(flag, v, 0, 1000000);
+        else if (strcmp(flag, "--work-weight") == 0) r->work_weight = (int)number(flag, v, 1, 1000000);
+        else if (strcmp(flag, "--fast-share") == 0) r->fast_share_percent = (int)number(flag, v, 0, 100);
+        else if (strcmp(flag, "--log-level") == 0) {
+            static const char *const levels[] = {"trace", "debug", "info", "notice", "warning", "error", "critical"};
+            int known = 0;
+            for (size_t l = 0; l < sizeof(levels) / sizeof(levels[0]); l++) known |= strcmp(v, levels[l]) == 0;
+            if (!known) {
+                fprintf(stderr, "sluice-c-demo: --log-level takes trace, debug, info, notice, warning, error or critical\n");
+                exit(2);
+            }
+            continue; /* the C demo logs nothing per request */
+        }
         else {
             fprintf(stderr, "sluice-c-demo: unknown option %s\n%s", flag, usage);
             exit(2);
         }
+    }
+    r->adaptive = o->adaptive;
+    if (o->adaptive && o->adaptive_min_limit > o->max_concurrency) {
+        fprintf(stderr, "sluice-c-demo: --min-limit cannot exceed --max-concurrency\n");
+        exit(2);
     }
 }
 
@@ -84,8 +114,8 @@ static int fail(const char *what, int rc) {
 
 int main(int argc, char **argv) {
     sluice_server_options options = SLUICE_SERVER_OPTIONS_INIT;
-    int gate_limit = 4;
-    parse(argc, argv, &options, &gate_limit);
+    static routes_settings settings = {.gate_limit = 4, .work_weight = 1};
+    parse(argc, argv, &options, &settings);
 
     /* Many concurrent clients need many descriptors: raise the soft limit to the hard one. */
     struct rlimit descriptors;
@@ -104,7 +134,7 @@ int main(int argc, char **argv) {
     sluice_server *server = NULL;
     int rc = sluice_server_create(&server, &options);
     if (rc != 0) return fail("invalid options", rc);
-    if ((rc = routes_add(server, gate_limit)) != 0) return fail("cannot add routes", rc);
+    if ((rc = routes_add(server, &settings)) != 0) return fail("cannot add routes", rc);
     if (delay_start() != 0) return fail("cannot start the delay thread", SLUICE_ENOMEM);
     int port = 0;
     if ((rc = sluice_server_start(server, &port)) != 0) return fail("cannot start", rc);
@@ -116,6 +146,7 @@ int main(int argc, char **argv) {
     pthread_create(&signals, NULL, signal_thread, server);
     rc = sluice_server_run(server);
     delay_stop(); /* answers what is left; those requests were cancelled, so it only releases them */
+    dependency_stop();
     sluice_server_destroy(server);
     pthread_detach(signals);
     return rc == 0 ? 0 : fail("run", rc);

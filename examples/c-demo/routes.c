@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "routes.h"
 #include "delay.h"
+#include "dependency.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -78,19 +79,42 @@ static void answer_work(sluice_request *request, uint64_t waited_ms, int gate_oc
     respond_json(request, body);
 }
 
+static const char bad_ms[] = "ms must be a whole number of milliseconds, 0...3600000";
+
 /* Answers through answer after the ms query parameter's milliseconds, holding no thread. */
 static void answer_later(sluice_request *request, int gate_occupancy, delay_answer_fn answer) {
     long long ms = milliseconds(request);
     if (ms < 0) {
-        sluice_respond_error(request, 400, "ms must be a whole number of milliseconds, 0...3600000");
+        sluice_respond_error(request, 400, bad_ms);
     } else if (delay_schedule(request, (uint64_t)ms, gate_occupancy, answer) != 0) {
         sluice_respond_error(request, 500, "out of memory");
     }
 }
 
+/* The work takes ms in the simulated dependency (which may make it wait for a slot first). */
 static void work(sluice_request *request, void *user_data) {
     (void)user_data;
-    answer_later(request, 0, answer_work);
+    long long ms = milliseconds(request);
+    if (ms < 0) {
+        sluice_respond_error(request, 400, bad_ms);
+    } else if (dependency_call(request, (uint64_t)ms) != 0) {
+        sluice_respond_error(request, 500, "out of memory");
+    }
+}
+
+static void health(sluice_request *request, void *user_data) {
+    (void)user_data;
+    respond_json(request, "{\"status\":\"ok\"}");
+}
+
+/* The demo's priority classes: X-Priority: low|high picks one (never critical, which only
+ * /health has, from its route). */
+static int classify(const sluice_request *request, void *user_data) {
+    (void)user_data;
+    const char *priority = sluice_request_header(request, "X-Priority");
+    if (priority != NULL && strcmp(priority, "low") == 0) return SLUICE_PRIORITY_LOW;
+    if (priority != NULL && strcmp(priority, "high") == 0) return SLUICE_PRIORITY_HIGH;
+    return SLUICE_PRIORITY_DEFAULT;
 }
 
 static void answer_gated(sluice_request *request, uint64_t waited_ms, int gate_occupancy) {
@@ -135,37 +159,56 @@ static void fail(sluice_request *request, void *user_data) {
 static void stats(sluice_request *request, void *user_data) {
     (void)user_data;
     sluice_server *server = sluice_request_server(request);
-    sluice_stats s = {sizeof(sluice_stats), 0, 0, 0, 0, 0, 0, 0, 0};
-    sluice_gate_stats g = {sizeof(sluice_gate_stats), 0, 0, 0, 0};
+    sluice_stats s = {.size = sizeof(sluice_stats)};
+    sluice_gate_stats g = {.size = sizeof(sluice_gate_stats)};
     if (sluice_server_stats(&s, server) != 0 || sluice_server_gate_stats(&g, server, "gated") != 0) {
         sluice_respond_error(request, 500, "no stats");
         return;
     }
-    char body[512];
+    const int adaptive = *(const int *)user_data;
+    char adaptive_json[256] = "null";
+    if (adaptive) {
+        snprintf(adaptive_json, sizeof(adaptive_json),
+                 "{\"baseline_ms\":%.3f,\"latency_ms\":%.3f,\"increases\":%" PRIu64 ",\"decreases\":%" PRIu64 "}",
+                 (double)s.baseline_latency_us / 1000, (double)s.latency_us / 1000, s.limit_increases, s.limit_decreases);
+    }
+    char body[1024];
     snprintf(body, sizeof(body),
              "{\"in_flight\":%" PRIu64 ",\"max_in_flight\":%" PRIu64 ",\"queued\":%" PRIu64 ",\"completed\":%" PRIu64
              ",\"rejected\":%" PRIu64 ",\"timed_out\":%" PRIu64 ",\"cancelled\":%" PRIu64 ",\"errors\":%" PRIu64
-             ",\"gates\":{\"gated\":{\"limit\":%" PRIu64 ",\"in_flight\":%" PRIu64 ",\"max_in_flight\":%" PRIu64 "}}}",
+             ",\"gates\":{\"gated\":{\"limit\":%" PRIu64 ",\"in_flight\":%" PRIu64 ",\"max_in_flight\":%" PRIu64 "}}"
+             ",\"limit\":%" PRIu64 ",\"adaptive\":%s,\"shed\":{\"low\":%" PRIu64 ",\"normal\":%" PRIu64
+             ",\"high\":%" PRIu64 ",\"critical\":%" PRIu64 "}}",
              s.in_flight, s.max_in_flight, s.queued, s.completed, s.rejected, s.timed_out, s.cancelled, s.errors,
-             g.limit, g.in_flight, g.max_in_flight);
+             g.limit, g.in_flight, g.max_in_flight, s.limit, adaptive_json, s.shed[SLUICE_PRIORITY_LOW],
+             s.shed[SLUICE_PRIORITY_NORMAL], s.shed[SLUICE_PRIORITY_HIGH], s.shed[SLUICE_PRIORITY_CRITICAL]);
     respond_json(request, body);
 }
 
-int routes_add(sluice_server *server, int gate_limit) {
+int routes_add(sluice_server *server, const routes_settings *settings) {
+    dependency_init(settings->work_capacity, answer_work);
     sluice_route_options gate = SLUICE_ROUTE_OPTIONS_INIT;
-    gate.gate_limit = gate_limit;
+    gate.gate_limit = settings->gate_limit;
     gate.gate_name = "gated";
     sluice_route_options monitoring = SLUICE_ROUTE_OPTIONS_INIT;
     monitoring.monitoring = 1;
-    int rc = 0;
-    if (!rc) rc = sluice_server_add_route(server, "GET", "/hello", hello, NULL, NULL);
-    if (!rc) rc = sluice_server_add_route(server, "GET", "/json", json, NULL, NULL);
+    sluice_route_options fast = SLUICE_ROUTE_OPTIONS_INIT;
+    fast.share_percent = settings->fast_share_percent;
+    fast.share_name = "fast";
+    sluice_route_options critical = SLUICE_ROUTE_OPTIONS_INIT;
+    critical.priority = SLUICE_PRIORITY_CRITICAL;
+    sluice_route_options heavy = SLUICE_ROUTE_OPTIONS_INIT;
+    heavy.weight = settings->work_weight;
+    int rc = sluice_server_set_classifier(server, classify, NULL);
+    if (!rc) rc = sluice_server_add_route(server, "GET", "/hello", hello, NULL, &fast);
+    if (!rc) rc = sluice_server_add_route(server, "GET", "/json", json, NULL, &fast);
+    if (!rc) rc = sluice_server_add_route(server, "GET", "/health", health, NULL, &critical);
     if (!rc) rc = sluice_server_add_route(server, "POST", "/echo", echo, NULL, NULL);
-    if (!rc) rc = sluice_server_add_route(server, "GET", "/work", work, NULL, NULL);
+    if (!rc) rc = sluice_server_add_route(server, "GET", "/work", work, NULL, &heavy);
     if (!rc) rc = sluice_server_add_route(server, "POST", "/counter/increment", counter_increment, NULL, NULL);
     if (!rc) rc = sluice_server_add_route(server, "GET", "/counter", counter, NULL, NULL);
     if (!rc) rc = sluice_server_add_route(server, "GET", "/fail", fail, NULL, NULL);
     if (!rc) rc = sluice_server_add_route(server, "GET", "/gated", gated, NULL, &gate);
-    if (!rc) rc = sluice_server_add_route(server, "GET", "/stats", stats, NULL, &monitoring);
+    if (!rc) rc = sluice_server_add_route(server, "GET", "/stats", stats, (void *)&settings->adaptive, &monitoring);
     return rc;
 }

@@ -4,7 +4,16 @@
 
 #include "sluice.h"
 
-/* Adds every endpoint; gate_limit is the /gated route's own gate. Returns 0 or a SLUICE_E* code. */
-int routes_add(sluice_server *server, int gate_limit);
+typedef struct routes_settings {
+    int gate_limit;         /* the /gated route's own gate */
+    int work_capacity;      /* calls /work's simulated dependency serves at once; 0: no bound */
+    int work_weight;        /* permits of the global budget each /work request takes */
+    int fast_share_percent; /* percent of the global budget guaranteed to /hello and /json; 0: none */
+    int adaptive;           /* whether the global limit is adaptive (for /stats) */
+} routes_settings;
+
+/* Adds every endpoint and the priority classifier. settings must outlive the server.
+ * Returns 0 or a SLUICE_E* code. */
+int routes_add(sluice_server *server, const routes_settings *settings);
 
 #endif
