@@ -41,7 +41,8 @@ struct LatencyLimiter {
     private var baseline: UInt64 = 0
     private var lastLatency: UInt64 = 0
     private var lastShrink: (limit: Int, latency: UInt64)?
-    private var windowsSinceProbe = 0
+    /// The first probe comes early: a server saturated from its start has not seen its baseline.
+    private var windowsSinceProbe = probeWindows - 10
     /// Windows the probe still holds the limit down: the first one after it still sees
     /// requests admitted before it.
     private var probeHold = 0

@@ -25,6 +25,9 @@ class ServerOptions(ctypes.Structure):
         ("max_concurrency", ctypes.c_int), ("max_queue", ctypes.c_int),
         ("queue_timeout_ms", ctypes.c_uint64), ("handler_timeout_ms", ctypes.c_uint64),
         ("drain_timeout_ms", ctypes.c_uint64), ("blocking_pool_size", ctypes.c_int),
+        ("adaptive", ctypes.c_int), ("adaptive_min_limit", ctypes.c_int),
+        ("adaptive_target_ms", ctypes.c_uint64), ("overload_status", ctypes.c_int),
+        ("retry_after_seconds", ctypes.c_int),
     ]
 
 
@@ -95,7 +98,7 @@ def main():
         respond(request, 200, json.dumps({"value": value.value}).encode(), b"application/json")
 
     options = ServerOptions(ctypes.sizeof(ServerOptions), args.host.encode(), args.port, 1, 10000, 8192, 16384,
-                            100, 1048576, 10000, 5000, 256, 1024, 5000, 30000, 10000, 4)
+                            100, 1048576, 10000, 5000, 256, 1024, 5000, 30000, 10000, 4, 0, 1, 500, 503, 1)
     server = ctypes.c_void_p()
     check(lib, lib.sluice_server_create(ctypes.byref(server), ctypes.byref(options)), "create")
     for method, pattern, handler in ((b"GET", b"/hello-py", hello), (b"GET", b"/add/:a/:b", add),
