@@ -217,11 +217,12 @@ public final class Gate: Sendable {
         var moved: AdaptiveLimitStats?
         let admitted = state.withLock { state -> [(WaitingRoom.Waiter, Int)] in
             precondition(state.inUse[budget] >= weight, "Gate.release() of permits not held")
+            let inFlight = state.inFlight
             state.inFlight -= weight
             state.inUse[budget] -= weight
             if let latencyNanos {
                 state.service.record(latencyNanos: latencyNanos)
-                if state.limiter?.record(latencyNanos: latencyNanos, now: now) == true, let limiter = state.limiter {
+                if state.limiter?.record(latencyNanos: latencyNanos, now: now, inFlight: inFlight) == true, let limiter = state.limiter {
                     state.limit = limiter.limit
                     moved = AdaptiveLimitStats(limiter.snapshot)
                 }
@@ -238,7 +239,8 @@ public final class Gate: Sendable {
         if state.inFlight == 0 { return true }
         var setAside = 0
         for (index, share) in shares.enumerated() where index + 1 != budget {
-            setAside += max(0, Int(Double(state.limit) * share) - state.inUse[index + 1])
+            // Rounded down, but at least 1: a share survives an adaptive limit that shrank.
+            setAside += max(0, max(1, Int(Double(state.limit) * share)) - state.inUse[index + 1])
         }
         return state.inFlight + weight + setAside <= state.limit
     }

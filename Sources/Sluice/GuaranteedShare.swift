@@ -6,7 +6,7 @@
 public final class GuaranteedShare: Sendable {
     /// How stats and logs call it.
     public let name: String
-    /// The guaranteed fraction of the global limit, in (0, 1]; the permits are its floor.
+    /// The guaranteed fraction of the global limit, in (0, 1]; its permits are rounded down, but at least 1.
     public let fraction: Double
 
     /// Creates a share. The fractions of all shares a server uses must add up to at most 1.
@@ -16,6 +16,4 @@ public final class GuaranteedShare: Sendable {
         self.fraction = fraction
     }
 
-    /// The permits guaranteed under `limit`.
-    func permits(of limit: Int) -> Int { Int(Double(limit) * fraction) }
 }

@@ -2,10 +2,16 @@
 /// deterministic so that tests can drive it without a clock.
 ///
 /// Every `interval` (once it has a few samples) it closes a window and looks at its 90th
-/// percentile against a ceiling: the target, or `tolerance` × the learned no-load latency
+/// percentile, weighted by time held: the latency that 90% of permit-time sees, so that a
+/// fast route answering thousands of requests cannot hide a slow route queueing in a
+/// dependency (the permits, which the limit counts, are held by the slow one). It compares
+/// that against a ceiling: the target, or `tolerance` × the learned no-load latency
 /// (the baseline) when that is lower. Above the ceiling the limit shrinks in proportion
 /// (at most by half); below it, and only if demand pressed on the limit during the window,
-/// it grows (by √limit while latency sits near the baseline, else by 1). This is a latency
+/// it grows (by √limit while latency sits near the baseline, else by 1). A window in which
+/// nothing had to wait brings the limit down to 1.5 × the most in flight plus 2: a limit far
+/// above demand would let a burst of requests into a dependency that just slowed, all
+/// stuck behind each other before the first of them could report it. This is a latency
 /// gradient in the spirit of Vegas and Gradient2: queueing inside handlers shows as latency
 /// rising over the baseline before it reaches the target.
 ///
@@ -30,7 +36,7 @@ struct LatencyLimiter {
 
     private static let sampleCapacity = 256
     private static let minimumSamples = 4
-    private static let probeWindows = 50
+    private static let probeWindows = 100
 
     let settings: AdaptiveConcurrency
     private(set) var limit: Int
@@ -43,6 +49,7 @@ struct LatencyLimiter {
     private var lastShrink: (limit: Int, latency: UInt64)?
     /// The first probe comes early: a server saturated from its start has not seen its baseline.
     private var windowsSinceProbe = probeWindows - 10
+    private var peakInFlight = 0
     /// Windows the probe still holds the limit down: the first one after it still sees
     /// requests admitted before it.
     private var probeHold = 0
@@ -67,8 +74,10 @@ struct LatencyLimiter {
     /// Notes that a request had to wait or was refused: demand exceeds the limit.
     mutating func notePressure() { pressed = true }
 
-    /// Adds one handler latency; returns true when the limit moved.
-    mutating func record(latencyNanos: UInt64, now: UInt64) -> Bool {
+    /// Adds one handler latency, with the permits in flight when it ended (its own included);
+    /// returns true when the limit moved.
+    mutating func record(latencyNanos: UInt64, now: UInt64, inFlight: Int) -> Bool {
+        peakInFlight = max(peakInFlight, inFlight)
         let start = windowStart ?? now
         windowStart = start
         if samples.count < Self.sampleCapacity {
@@ -85,9 +94,11 @@ struct LatencyLimiter {
 
     private mutating func closeWindow() -> Bool {
         samples.sort()
-        let p90 = samples[min(samples.count - 1, samples.count * 9 / 10)]
-        let median = samples[samples.count / 2]
+        let p90 = Self.timeWeightedQuantile(samples, 0.9)
+        let median = Self.timeWeightedQuantile(samples, 0.5)
         let wasPressed = pressed
+        let peak = peakInFlight
+        peakInFlight = 0
         samples.removeAll(keepingCapacity: true)
         sampleCount = 0
         windowStart = nil
@@ -96,7 +107,18 @@ struct LatencyLimiter {
         if probeHold != 2 { relearnBaselineIfShrinkFailed(latency: p90, median: median) }
         if baseline == 0 || median < baseline { baseline = median }
         lastLatency = p90
-        return adjust(latency: p90, pressed: wasPressed)
+        return adjust(latency: p90, pressed: wasPressed, peakInFlight: peak)
+    }
+
+    /// The smallest sample at which the running sum of sorted samples reaches `fraction` of their total.
+    private static func timeWeightedQuantile(_ sorted: [UInt64], _ fraction: Double) -> UInt64 {
+        let total = sorted.reduce(0.0) { $0 + Double($1) }
+        var sum = 0.0
+        for sample in sorted {
+            sum += Double(sample)
+            if sum >= total * fraction { return sample }
+        }
+        return sorted[sorted.count - 1]
     }
 
     private mutating func relearnBaselineIfShrinkFailed(latency: UInt64, median: UInt64) {
@@ -113,7 +135,7 @@ struct LatencyLimiter {
         return min(target, fromBaseline)
     }
 
-    private mutating func adjust(latency: UInt64, pressed: Bool) -> Bool {
+    private mutating func adjust(latency: UInt64, pressed: Bool, peakInFlight: Int) -> Bool {
         let before = limit
         let ceiling = self.ceiling
         windowsSinceProbe += 1
@@ -140,6 +162,9 @@ struct LatencyLimiter {
             let step = nearBaseline ? max(1, Int(Double(limit).squareRoot())) : 1
             limit = min(settings.maxLimit, limit + step)
             if limit > before { increases += 1 }
+        } else if limit > peakInFlight * 3 / 2 + 2 {
+            limit = max(settings.minLimit, peakInFlight * 3 / 2 + 2)
+            if limit < before { decreases += 1 }
         }
         return limit != before
     }

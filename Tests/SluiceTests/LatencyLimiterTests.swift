@@ -13,12 +13,13 @@ private struct Simulation {
     }
 
     /// One window of ten samples, each `latency(limit)` long; demand presses on the limit when `pressed`.
-    mutating func window(pressed: Bool = true, latency: (Int) -> UInt64) {
-        let value = latency(limiter.limit)
-        for sample in 0..<10 {
+    /// Under pressure the limit is full; without it, `inFlight` requests run.
+    mutating func window(pressed: Bool = true, inFlight: Int = 1, latency: (Int) -> UInt64) {
+        let value = latency(pressed ? limiter.limit : inFlight)
+        for _ in 0..<10 {
             if pressed { limiter.notePressure() }
             now += interval / 9 + 1
-            _ = limiter.record(latencyNanos: value, now: now)
+            _ = limiter.record(latencyNanos: value, now: now, inFlight: pressed ? limiter.limit : inFlight)
         }
     }
 }
@@ -49,11 +50,13 @@ struct LatencyLimiterTests {
         #expect(simulation.limiter.snapshot.decreases <= 2)
     }
 
-    @Test("does not grow while demand stays under the limit")
-    func holdsWithoutPressure() {
+    @Test("without pressure, falls to 1.5 × the demand plus 2, and does not grow")
+    func followsDemandWithoutPressure() {
         var simulation = Simulation(settings)
-        for _ in 0..<50 { simulation.window(pressed: false) { _ in 10 * ms } }
-        #expect(simulation.limiter.limit == 16)
+        for _ in 0..<50 { simulation.window(pressed: false, inFlight: 4) { _ in 10 * ms } }
+        #expect(simulation.limiter.limit == 8)
+        for _ in 0..<50 { simulation.window(pressed: false, inFlight: 0) { _ in 10 * ms } }
+        #expect(simulation.limiter.limit == 2)
     }
 
     @Test("shrinks in proportion, at most by half, when latency passes the target")
