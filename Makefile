@@ -28,7 +28,7 @@ test: ## Every test: Swift (plain, TSan, ASan), C (CTest under ASan+UBSan), fuzz
 	$(MAKE) test-asan-swift
 	$(MAKE) fuzz FUZZ_SECONDS=20
 	$(MAKE) soak SOAK_REQUESTS=30000 SOAK_C_DEMO=$(C_DEMO) SOAK_C_FLAGS=--skip-memory-check
-	$(MAKE) overload OVERLOAD_SECONDS=5 OVERLOAD_FLAGS="--concurrency 2 --service-ms 50"
+	$(MAKE) overload OVERLOAD_FLAGS="--short --report $(abspath .build-overload/report)"
 	$(MAKE) rolling ROLLING_SECONDS=6
 
 test-swift:
@@ -97,10 +97,14 @@ soak: build ## A mixed run of SOAK_REQUESTS (1,000,000) requests against each de
 	python3 Benchmarks/soak/soak.py $(abspath $(DEMO)) --requests $(SOAK_REQUESTS)
 	python3 Benchmarks/soak/soak.py $(abspath $(SOAK_C_DEMO)) --requests $(SOAK_REQUESTS) $(SOAK_C_FLAGS)
 
-OVERLOAD_SECONDS ?= 10
 OVERLOAD_FLAGS ?=
-overload: build ## 10x the load the demo can complete, open loop: goodput, p99 and shedding
-	python3 Benchmarks/overload/overload.py $(abspath $(DEMO)) --seconds $(OVERLOAD_SECONDS) $(OVERLOAD_FLAGS)
+LOADGEN := .build-overload/loadgen
+$(LOADGEN): Benchmarks/overload/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $< $$(pkg-config --cflags --libs libuv)
+
+overload: build $(LOADGEN) ## Overload scenarios (step, slowdown, mix), adaptive vs fixed limit: report and plots
+	python3 Benchmarks/overload/overload.py $(abspath $(DEMO)) $(abspath $(LOADGEN)) $(OVERLOAD_FLAGS)
 
 ROLLING_SECONDS ?= 30
 rolling: build ## Two demos behind HAProxy under load, restarted in turn with drain: failed requests (target 0)

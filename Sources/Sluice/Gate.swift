@@ -57,7 +57,8 @@ public final class Gate: Sendable {
         var inUse: [Int]
         var room: WaitingRoom
         var limiter: LatencyLimiter?
-        var service = ServiceTime()
+        /// Per budget: a guaranteed share's routes may be far faster than the rest.
+        var service: [ServiceTime]
         var shed = [Int](repeating: 0, count: RequestPriority.allCases.count)
     }
 
@@ -91,7 +92,8 @@ public final class Gate: Sendable {
         self.weightCap = adaptive?.maxLimit ?? limit
         self.waitBudgetSeconds = adaptive.map { Double($0.targetLatency.nanoseconds) / 2e9 }
         self.state = Locked(State(limit: limiter?.limit ?? limit, inUse: Array(repeating: 0, count: shares.count + 1),
-                                  room: WaitingRoom(budgets: shares.count + 1), limiter: limiter))
+                                  room: WaitingRoom(budgets: shares.count + 1), limiter: limiter,
+                                  service: Array(repeating: ServiceTime(), count: shares.count + 1)))
     }
 
     /// The limit now.
@@ -142,7 +144,7 @@ public final class Gate: Sendable {
                         return .admitted(Self.take(weight, budget, &state))
                     }
                     state.limiter?.notePressure()
-                    if let refusal = refusal(weight, priority, state) {
+                    if let refusal = refusal(weight, priority, budget, state) {
                         if !(refusal is CancellationError) { state.shed[priority.rawValue] += 1 }
                         return .refused(refusal)
                     }
@@ -177,16 +179,18 @@ public final class Gate: Sendable {
 
     /// Why a newcomer that would have to wait is refused at once; nil when it may queue.
     /// `critical` requests are refused only when cancelled.
-    private func refusal(_ weight: Int, _ priority: RequestPriority, _ state: State) -> (any Error)? {
+    private func refusal(_ weight: Int, _ priority: RequestPriority, _ budget: Int, _ state: State) -> (any Error)? {
         if Task.isCancelled { return CancellationError() }
         if priority == .critical { return nil }
-        let ahead = state.room.permits(atOrAbove: priority)
-        if let waitBudgetSeconds, let wait = state.service.seconds(toServe: ahead + weight, limit: state.limit),
+        let ahead = state.room.permits(atOrAbove: priority, budget: budget)
+        if let waitBudgetSeconds, let wait = state.service[budget].seconds(toServe: ahead + weight, limit: state.limit),
             wait > waitBudgetSeconds {
             return Rejection.overBudget
         }
         // A full queue takes a newcomer only in place of a waiter of a lower priority.
-        if state.room.count >= maxQueue && state.room.permits(atOrAbove: .low) == ahead { return Rejection.queueFull }
+        if state.room.count >= maxQueue && state.room.permits(atOrAbove: .low) == state.room.permits(atOrAbove: priority) {
+            return Rejection.queueFull
+        }
         return nil
     }
 
@@ -221,7 +225,7 @@ public final class Gate: Sendable {
             state.inFlight -= weight
             state.inUse[budget] -= weight
             if let latencyNanos {
-                state.service.record(latencyNanos: latencyNanos)
+                state.service[budget].record(latencyNanos: latencyNanos)
                 if state.limiter?.record(latencyNanos: latencyNanos, now: now, inFlight: inFlight) == true, let limiter = state.limiter {
                     state.limit = limiter.limit
                     moved = AdaptiveLimitStats(limiter.snapshot)
@@ -268,10 +272,12 @@ public final class Gate: Sendable {
         return Array(zip(admitted, occupancies))
     }
 
-    /// The estimated seconds until the queue drains, from its depth and the measured service
-    /// time; nil before anything was measured.
+    /// The estimated seconds until the shared budget's queue drains, from its depth and the
+    /// measured service time; nil before anything was measured.
     public var secondsToDrain: Double? {
-        state.withLock { state in state.service.seconds(toServe: state.room.permits(atOrAbove: .low) + 1, limit: state.limit) }
+        state.withLock { state in
+            state.service[0].seconds(toServe: state.room.permits(atOrAbove: .low, budget: 0) + 1, limit: state.limit)
+        }
     }
 
     /// The gate's counters at one instant.

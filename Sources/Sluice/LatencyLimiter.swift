@@ -1,7 +1,10 @@
 /// The adaptive limit's algorithm: a value type fed with handler latencies and the time,
 /// deterministic so that tests can drive it without a clock.
 ///
-/// Every `interval` (once it has a few samples) it closes a window and looks at its 90th
+/// Every `interval` it closes a window, once the window is representative: its samples add
+/// up to half the permit-time the window held (peak in flight × interval), so that a window
+/// of only fast requests, while slow ones still run, cannot pass for the latency of all
+/// (nor set a baseline of microseconds). It looks at the window's 90th
 /// percentile, weighted by time held: the latency that 90% of permit-time sees, so that a
 /// fast route answering thousands of requests cannot hide a slow route queueing in a
 /// dependency (the permits, which the limit counts, are held by the slow one). It compares
@@ -20,8 +23,8 @@
 /// (the limit fell by a quarter, latency by less than a tenth) proves the latency is not
 /// queueing: the baseline is relearned from the current window. A server that was saturated
 /// from its start never saw its no-load latency, so every `probeWindows` windows under
-/// pressure the limit drops to a quarter for a while (Vegas's probe): latency then falls to
-/// the baseline, or the failed shrink relearns it. A quarter, because with a tolerance of 2
+/// pressure the limit drops to a quarter for one window (Vegas's probe): latency then falls
+/// to the baseline, or the failed shrink relearns it. A quarter, because with a tolerance of 2
 /// a halving probe could find latency halved at every level and never reach the floor.
 struct LatencyLimiter {
     struct Snapshot: Sendable, Equatable {
@@ -35,24 +38,26 @@ struct LatencyLimiter {
     }
 
     private static let sampleCapacity = 256
-    private static let minimumSamples = 4
+    /// A window closes after this many intervals however few its samples.
+    private static let longestWindow: UInt64 = 10
     private static let probeWindows = 100
 
     let settings: AdaptiveConcurrency
     private(set) var limit: Int
     private var samples: [UInt64] = []
     private var sampleCount = 0
+    private var sampledNanos: UInt64 = 0
     private var windowStart: UInt64?
     private var pressed = false
     private var baseline: UInt64 = 0
     private var lastLatency: UInt64 = 0
-    private var lastShrink: (limit: Int, latency: UInt64)?
+    /// The limit and latency before the last shrink, until the shrink is judged.
+    private var pendingShrink: (limit: Int, latency: UInt64)?
     /// The first probe comes early: a server saturated from its start has not seen its baseline.
     private var windowsSinceProbe = probeWindows - 10
     private var peakInFlight = 0
-    /// Windows the probe still holds the limit down: the first one after it still sees
-    /// requests admitted before it.
-    private var probeHold = 0
+    /// When the limit last moved: only requests that started after it judge the new limit.
+    private var lastChange: UInt64 = 0
     private var increases = 0
     private var decreases = 0
     private let target: UInt64
@@ -78,7 +83,12 @@ struct LatencyLimiter {
     /// returns true when the limit moved.
     mutating func record(latencyNanos: UInt64, now: UInt64, inFlight: Int) -> Bool {
         peakInFlight = max(peakInFlight, inFlight)
-        let start = windowStart ?? now
+        // A request admitted under an earlier limit says nothing of this one; judging by it
+        // would shrink again and again while the old requests drain, and grow before the
+        // last increase showed its effect.
+        if now &- latencyNanos < lastChange { return false }
+        // The first window starts when its first request did; later ones where the last closed.
+        let start = windowStart ?? (now &- latencyNanos)
         windowStart = start
         if samples.count < Self.sampleCapacity {
             samples.append(latencyNanos)
@@ -86,13 +96,14 @@ struct LatencyLimiter {
             samples[sampleCount % Self.sampleCapacity] = latencyNanos
         }
         sampleCount += 1
+        sampledNanos &+= latencyNanos
         let elapsed = now &- start
-        // A slow handler yields few samples: after four intervals, one is enough.
-        guard (elapsed >= interval && sampleCount >= Self.minimumSamples) || elapsed >= 4 * interval else { return false }
-        return closeWindow()
+        let representative = sampledNanos >= UInt64(max(1, peakInFlight)) * interval / 2
+        guard (elapsed >= interval && representative) || elapsed >= Self.longestWindow * interval else { return false }
+        return closeWindow(now: now)
     }
 
-    private mutating func closeWindow() -> Bool {
+    private mutating func closeWindow(now: UInt64) -> Bool {
         samples.sort()
         let p90 = Self.timeWeightedQuantile(samples, 0.9)
         let median = Self.timeWeightedQuantile(samples, 0.5)
@@ -101,13 +112,15 @@ struct LatencyLimiter {
         peakInFlight = 0
         samples.removeAll(keepingCapacity: true)
         sampleCount = 0
-        windowStart = nil
+        sampledNanos = 0
+        windowStart = now
         pressed = false
-        // The window right after a probe mixes in requests admitted before it: judge the next.
-        if probeHold != 2 { relearnBaselineIfShrinkFailed(latency: p90, median: median) }
+        relearnBaselineIfShrinkFailed(latency: p90, median: median)
         if baseline == 0 || median < baseline { baseline = median }
         lastLatency = p90
-        return adjust(latency: p90, pressed: wasPressed, peakInFlight: peak)
+        let moved = adjust(latency: p90, pressed: wasPressed, peakInFlight: peak)
+        if moved { lastChange = now }
+        return moved
     }
 
     /// The smallest sample at which the running sum of sorted samples reaches `fraction` of their total.
@@ -122,9 +135,15 @@ struct LatencyLimiter {
     }
 
     private mutating func relearnBaselineIfShrinkFailed(latency: UInt64, median: UInt64) {
-        guard let shrink = lastShrink else { return }
-        lastShrink = nil
+        guard let shrink = pendingShrink else { return }
+        pendingShrink = nil
         if limit * 4 <= shrink.limit * 3 && latency * 10 > shrink.latency * 9 { baseline = median }
+    }
+
+    private mutating func shrank(from before: Int, latency: UInt64) {
+        guard limit < before else { return }
+        decreases += 1
+        pendingShrink = (before, latency)
     }
 
     /// The latency above which handlers are taken to be queueing. Below 5% of the target,
@@ -139,23 +158,14 @@ struct LatencyLimiter {
         let before = limit
         let ceiling = self.ceiling
         windowsSinceProbe += 1
-        if probeHold > 0 {
-            probeHold -= 1
-        } else if pressed && windowsSinceProbe >= Self.probeWindows {
+        if pressed && windowsSinceProbe >= Self.probeWindows {
             windowsSinceProbe = 0
-            probeHold = 2
             limit = max(settings.minLimit, limit / 4)
-            if limit < before {
-                decreases += 1
-                lastShrink = (before, latency)
-            }
+            shrank(from: before, latency: latency)
         } else if latency > ceiling {
             let factor = max(0.5, Double(ceiling) / Double(latency))
             limit = max(settings.minLimit, min(limit - 1, Int(Double(limit) * factor)))
-            if limit < before {
-                decreases += 1
-                lastShrink = (before, latency)
-            }
+            shrank(from: before, latency: latency)
         } else if pressed {
             // Far under the ceiling, grow fast; in its upper half, one at a time.
             let nearBaseline = latency <= baseline + (ceiling - min(ceiling, baseline)) / 2

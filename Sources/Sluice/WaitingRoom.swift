@@ -20,7 +20,8 @@ struct WaitingRoom {
     private static let priorities = RequestPriority.allCases.count
     let budgets: Int
     private var lanes: [Deque<Waiter>]
-    private var permitsByPriority = [Int](repeating: 0, count: priorities)
+    /// Permits waiting in each lane.
+    private var lanePermits: [Int]
     private var nextSequence: UInt64 = 0
     private(set) var count = 0
 
@@ -28,15 +29,22 @@ struct WaitingRoom {
         precondition(budgets >= 1 && budgets <= 64, "a gate has 1...64 budgets")
         self.budgets = budgets
         self.lanes = Array(repeating: Deque(), count: budgets * Self.priorities)
+        self.lanePermits = Array(repeating: 0, count: budgets * Self.priorities)
     }
 
     var isEmpty: Bool { count == 0 }
 
     private func lane(_ priority: RequestPriority, _ budget: Int) -> Int { priority.rawValue * budgets + budget }
 
-    /// Permits waiting at `priority` or above: what a newcomer of that priority waits behind.
+    /// Permits waiting at `priority` or above, of every budget.
     func permits(atOrAbove priority: RequestPriority) -> Int {
-        permitsByPriority[priority.rawValue...].reduce(0, +)
+        lanePermits[(priority.rawValue * budgets)...].reduce(0, +)
+    }
+
+    /// Permits waiting at `priority` or above in `budget`: what a newcomer of that priority
+    /// and budget waits behind (other budgets' lanes do not hold it back).
+    func permits(atOrAbove priority: RequestPriority, budget: Int) -> Int {
+        (priority.rawValue..<Self.priorities).reduce(0) { $0 + lanePermits[$1 * budgets + budget] }
     }
 
     /// Whether nothing of `budget` waits at `priority` or above (a newcomer may go straight in).
@@ -49,7 +57,7 @@ struct WaitingRoom {
         nextSequence += 1
         lanes[lane(priority, budget)].append(
             Waiter(id: id, sequence: nextSequence, weight: weight, budget: budget, priority: priority, continuation: continuation))
-        permitsByPriority[priority.rawValue] += weight
+        lanePermits[lane(priority, budget)] += weight
         count += 1
     }
 
@@ -106,7 +114,7 @@ struct WaitingRoom {
     }
 
     private mutating func took(_ waiter: Waiter) -> Waiter {
-        permitsByPriority[waiter.priority.rawValue] -= waiter.weight
+        lanePermits[lane(waiter.priority, waiter.budget)] -= waiter.weight
         count -= 1
         return waiter
     }

@@ -13,13 +13,18 @@ private struct Simulation {
     }
 
     /// One window of ten samples, each `latency(limit)` long; demand presses on the limit when `pressed`.
-    /// Under pressure the limit is full; without it, `inFlight` requests run.
+    /// One interval of completions: under pressure the limit is full, without it `inFlight`
+    /// requests run; by Little's law that many in flight complete inFlight × interval / latency
+    /// requests per interval (at least one: a slow window closes on its first completion).
     mutating func window(pressed: Bool = true, inFlight: Int = 1, latency: (Int) -> UInt64) {
-        let value = latency(pressed ? limiter.limit : inFlight)
-        for _ in 0..<10 {
+        let running = pressed ? limiter.limit : inFlight
+        let value = latency(running)
+        let count = max(1, Int(UInt64(running) * interval / value))
+        let step = max(interval, value) / UInt64(count) + 1
+        for _ in 0..<count {
             if pressed { limiter.notePressure() }
-            now += interval / 9 + 1
-            _ = limiter.record(latencyNanos: value, now: now, inFlight: pressed ? limiter.limit : inFlight)
+            now += step
+            _ = limiter.record(latencyNanos: value, now: now, inFlight: running)
         }
     }
 }
