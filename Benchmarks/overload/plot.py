@@ -41,6 +41,10 @@ def panel(title, unit, series, top, width, height, x_max, log=False):
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="10">{label}</text>')
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>')
     parts.append(f'<text x="12" y="{top + height / 2}" font-size="10" transform="rotate(-90 12 {top + height / 2})">{unit}</text>')
+    step = 5 if x_max <= 60 else 10
+    for second in range(0, int(x_max) + 1, step):
+        x = x_scale(second)
+        parts.append(f'<text x="{x:.1f}" y="{top + height + 13}" text-anchor="middle" font-size="10">{second}</text>')
     for index, (label, color, points, dashed) in enumerate(series):
         parts.append(_polyline([(x, y) for x, y in points if y is not None], x_scale, y_scale, color, dashed))
         ly = top + 14 + index * 16

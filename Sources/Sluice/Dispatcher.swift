@@ -16,6 +16,8 @@ final class Dispatcher: StatsSource {
     /// Budget of each guaranteed share in the global gate (budget 0 is the shared rest).
     private let budgets: [ObjectIdentifier: Int]
     private let queueTimeout: Duration
+    /// The routes' guaranteed shares add up to more than the whole budget.
+    let sharesExceedBudget: Bool
     let shared: SharedState
     let queues: [RequestQueue]
     let stats = EngineStats()
@@ -28,10 +30,14 @@ final class Dispatcher: StatsSource {
         self.router = router
         self.shared = shared
         self.logger = configuration.logger
-        let shares = router.shares
+        // Invalid settings build a working gate here; `run()` then refuses them with an error.
+        var shares = router.shares
+        self.sharesExceedBudget = shares.map(\.fraction).reduce(0, +) > 1.000_001
+        if sharesExceedBudget { shares = [] }
         self.budgets = Dictionary(uniqueKeysWithValues: shares.enumerated().map { (ObjectIdentifier($1), $0 + 1) })
-        self.gate = Gate(name: "global", limit: configuration.maxConcurrency, maxQueue: configuration.maxQueue,
-                         adaptive: configuration.adaptiveConcurrency, shares: shares.map(\.fraction))
+        self.gate = Gate(name: "global", limit: max(1, configuration.maxConcurrency), maxQueue: max(0, configuration.maxQueue),
+                         adaptive: configuration.adaptiveConcurrency.flatMap { $0.isValid ? $0 : nil },
+                         shares: shares.map(\.fraction))
         // An adaptive gate promises admitted requests their target: none waits past half of it.
         if let adaptive = configuration.adaptiveConcurrency {
             self.queueTimeout = min(configuration.queueTimeout, adaptive.targetLatency / 2)

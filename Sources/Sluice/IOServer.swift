@@ -72,6 +72,9 @@ final class IOServer: @unchecked Sendable {
         try check(c.headerTimeout > .zero && c.idleTimeout > .zero, "timeouts must be positive")
         try check(c.queueTimeout > .zero && c.handlerTimeout > .zero, "queueTimeout and handlerTimeout must be positive")
         try check(c.retryAfterSeconds >= 0, "retryAfterSeconds cannot be negative")
+        try check(c.overloadStatus == 503 || c.overloadStatus == 429, "overloadStatus must be 503 or 429")
+        try check(c.adaptiveConcurrency?.isValid ?? true,
+                  "adaptiveConcurrency needs 1 <= minLimit <= initialLimit <= maxLimit, a positive target and interval, tolerance >= 1")
     }
 
     static func message(_ code: Int32) -> String {

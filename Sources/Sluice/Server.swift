@@ -45,6 +45,9 @@ public actor Server: Service {
     public func run() async throws {
         guard case .idle = state else { throw SluiceError(.alreadyRunning, "a Server runs once") }
         state = .finished
+        if dispatcher.sharesExceedBudget {
+            throw SluiceError(.invalidConfiguration, "invalid configuration: the routes' guaranteed shares add up to more than 1")
+        }
         let io = try IOServer(configuration: configuration, dispatcher: dispatcher)
         try io.start()
         state = .running(io)
