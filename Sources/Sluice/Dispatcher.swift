@@ -125,7 +125,8 @@ final class Dispatcher: StatsSource {
         pending.startDeadline(route.options.timeout ?? configuration.handlerTimeout)
         stats.handlerStarted()
         let outcome = await run(route, pending, occupancyOnEntry: occupancyOnEntry)
-        if let moved = gate.release(weight: weight, budget: budget, latencyNanos: MonotonicClock.now() &- started) {
+        let ended = MonotonicClock.now()
+        if let moved = gate.release(weight: weight, budget: budget, latencyNanos: ended &- started, now: ended) {
             stats.limitMoved(moved)
         }
         routeGate?.release(weight: weight)

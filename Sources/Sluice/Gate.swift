@@ -50,11 +50,16 @@ public final class Gate: Sendable {
         }
     }
 
-    private struct State {
+    /// The permits: the limit, those in use (in all and per budget).
+    private struct Permits {
         var limit: Int
         var inFlight = 0
         var maxInFlight = 0
         var inUse: [Int]
+    }
+
+    private struct State {
+        var permits: Permits
         var room: WaitingRoom
         var limiter: LatencyLimiter?
         /// Per budget: a guaranteed share's routes may be far faster than the rest.
@@ -91,13 +96,13 @@ public final class Gate: Sendable {
         let limiter = adaptive.map(LatencyLimiter.init)
         self.weightCap = adaptive?.maxLimit ?? limit
         self.waitBudgetSeconds = adaptive.map { Double($0.targetLatency.nanoseconds) / 2e9 }
-        self.state = Locked(State(limit: limiter?.limit ?? limit, inUse: Array(repeating: 0, count: shares.count + 1),
-                                  room: WaitingRoom(budgets: shares.count + 1), limiter: limiter,
+        let permits = Permits(limit: limiter?.limit ?? limit, inUse: Array(repeating: 0, count: shares.count + 1))
+        self.state = Locked(State(permits: permits, room: WaitingRoom(budgets: shares.count + 1), limiter: limiter,
                                   service: Array(repeating: ServiceTime(), count: shares.count + 1)))
     }
 
     /// The limit now.
-    public var limit: Int { state.withLock { $0.limit } }
+    public var limit: Int { state.withLock { $0.permits.limit } }
 
     /// A process-wide unique id for a waiter, so that a timer can find it in the queue.
     static func makeWaiterID() -> UInt64 {
@@ -116,9 +121,9 @@ public final class Gate: Sendable {
         let weight = clamp(weight)
         return state.withLock { state in
             guard state.room.isClear(budget: budget, atOrAbove: priority),
-                Self.fits(weight, budget, state, shares: shares)
+                Self.fits(weight, budget, state.permits, shares: shares)
             else { return nil }
-            return Self.take(weight, budget, &state)
+            return Self.take(weight, budget, &state.permits)
         }
     }
 
@@ -140,8 +145,8 @@ public final class Gate: Sendable {
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Int, any Error>) in
                 let arrival = state.withLock { state -> Arrival in
-                    if state.room.isClear(budget: budget, atOrAbove: priority) && Self.fits(weight, budget, state, shares: shares) {
-                        return .admitted(Self.take(weight, budget, &state))
+                    if state.room.isClear(budget: budget, atOrAbove: priority) && Self.fits(weight, budget, state.permits, shares: shares) {
+                        return .admitted(Self.take(weight, budget, &state.permits))
                     }
                     state.limiter?.notePressure()
                     if let refusal = refusal(weight, priority, budget, state) {
@@ -183,7 +188,7 @@ public final class Gate: Sendable {
         if Task.isCancelled { return CancellationError() }
         if priority == .critical { return nil }
         let ahead = state.room.permits(atOrAbove: priority, budget: budget)
-        if let waitBudgetSeconds, let wait = state.service[budget].seconds(toServe: ahead + weight, limit: state.limit),
+        if let waitBudgetSeconds, let wait = state.service[budget].seconds(toServe: ahead + weight, limit: state.permits.limit),
             wait > waitBudgetSeconds {
             return Rejection.overBudget
         }
@@ -212,22 +217,21 @@ public final class Gate: Sendable {
     }
 
     /// Returns `weight` permits of `budget`, with the time they were held (which feeds the
-    /// service time and the adaptive limit).
+    /// service time and the adaptive limit) and the monotonic time now.
     /// - Returns: The adaptive limit's view when this moved the limit, else nil.
     @discardableResult
-    func release(weight: Int, budget: Int, latencyNanos: UInt64?) -> AdaptiveLimitStats? {
+    func release(weight: Int, budget: Int, latencyNanos: UInt64?, now: UInt64 = 0) -> AdaptiveLimitStats? {
         let weight = clamp(weight)
-        let now = latencyNanos == nil ? 0 : MonotonicClock.now()
         var moved: AdaptiveLimitStats?
         let admitted = state.withLock { state -> [(WaitingRoom.Waiter, Int)] in
-            precondition(state.inUse[budget] >= weight, "Gate.release() of permits not held")
-            let inFlight = state.inFlight
-            state.inFlight -= weight
-            state.inUse[budget] -= weight
+            precondition(state.permits.inUse[budget] >= weight, "Gate.release() of permits not held")
+            let inFlight = state.permits.inFlight
+            state.permits.inFlight -= weight
+            state.permits.inUse[budget] -= weight
             if let latencyNanos {
                 state.service[budget].record(latencyNanos: latencyNanos)
                 if state.limiter?.record(latencyNanos: latencyNanos, now: now, inFlight: inFlight) == true, let limiter = state.limiter {
-                    state.limit = limiter.limit
+                    state.permits.limit = limiter.limit
                     moved = AdaptiveLimitStats(limiter.snapshot)
                 }
             }
@@ -239,51 +243,51 @@ public final class Gate: Sendable {
 
     /// Whether `weight` more permits of `budget` fit: under the limit once the other budgets'
     /// unused guarantees are set aside. A request heavier than that runs alone.
-    private static func fits(_ weight: Int, _ budget: Int, _ state: State, shares: [Double]) -> Bool {
-        if state.inFlight == 0 { return true }
+    private static func fits(_ weight: Int, _ budget: Int, _ permits: Permits, shares: [Double]) -> Bool {
+        if permits.inFlight == 0 { return true }
         var setAside = 0
         for (index, share) in shares.enumerated() where index + 1 != budget {
             // Rounded down, but at least 1: a share survives an adaptive limit that shrank.
-            setAside += max(0, max(1, Int(Double(state.limit) * share)) - state.inUse[index + 1])
+            setAside += max(0, max(1, Int(Double(permits.limit) * share)) - permits.inUse[index + 1])
         }
-        return state.inFlight + weight + setAside <= state.limit
+        return permits.inFlight + weight + setAside <= permits.limit
     }
 
-    private static func take(_ weight: Int, _ budget: Int, _ state: inout State) -> Int {
-        state.inFlight += weight
-        state.inUse[budget] += weight
-        if state.inFlight > state.maxInFlight { state.maxInFlight = state.inFlight }
-        return state.inFlight
+    private static func take(_ weight: Int, _ budget: Int, _ permits: inout Permits) -> Int {
+        permits.inFlight += weight
+        permits.inUse[budget] += weight
+        if permits.inFlight > permits.maxInFlight { permits.maxInFlight = permits.inFlight }
+        return permits.inFlight
     }
 
     private static func admitWaiting(_ state: inout State, shares: [Double]) -> [(WaitingRoom.Waiter, Int)] {
-        var counters = state
-        counters.room = WaitingRoom(budgets: 1)
+        guard !state.room.isEmpty else { return [] }
+        // Moved out (not copied) so that admitting does not copy the per-budget counts.
+        var permits = state.permits
+        state.permits.inUse = []
+        defer { state.permits = permits }
         var occupancies: [Int] = []
         let admitted = state.room.admit { waiter in
-            guard fits(waiter.weight, waiter.budget, counters, shares: shares) else { return false }
-            occupancies.append(take(waiter.weight, waiter.budget, &counters))
+            guard fits(waiter.weight, waiter.budget, permits, shares: shares) else { return false }
+            occupancies.append(take(waiter.weight, waiter.budget, &permits))
             return true
         }
-        guard !admitted.isEmpty else { return [] }
-        state.inFlight = counters.inFlight
-        state.inUse = counters.inUse
-        state.maxInFlight = counters.maxInFlight
-        return Array(zip(admitted, occupancies))
+        return admitted.isEmpty ? [] : Array(zip(admitted, occupancies))
     }
 
     /// The estimated seconds until the shared budget's queue drains, from its depth and the
     /// measured service time; nil before anything was measured.
     public var secondsToDrain: Double? {
         state.withLock { state in
-            state.service[0].seconds(toServe: state.room.permits(atOrAbove: .low, budget: 0) + 1, limit: state.limit)
+            state.service[0].seconds(toServe: state.room.permits(atOrAbove: .low, budget: 0) + 1, limit: state.permits.limit)
         }
     }
 
     /// The gate's counters at one instant.
     public var snapshot: Snapshot {
         state.withLock { state in
-            Snapshot(limit: state.limit, inFlight: state.inFlight, maxInFlight: state.maxInFlight, queued: state.room.count,
+            Snapshot(limit: state.permits.limit, inFlight: state.permits.inFlight, maxInFlight: state.permits.maxInFlight,
+                     queued: state.room.count,
                      shed: state.shed, adaptive: state.limiter.map { AdaptiveLimitStats($0.snapshot) })
         }
     }
