@@ -129,7 +129,8 @@ final class Dispatcher: StatsSource {
         if let moved = gate.release(weight: weight, budget: budget, latencyNanos: ended &- started, now: ended) {
             stats.limitMoved(moved)
         }
-        routeGate?.release(weight: weight)
+        // The route gate learns its service time too: its Retry-After is computed from it.
+        routeGate?.release(weight: weight, budget: 0, latencyNanos: ended &- started, now: ended)
         stats.handlerEnded()
         finish(pending, outcome)
     }
