@@ -62,13 +62,16 @@ struct GatePolicyTests {
         let gate = Gate(limit: 1, maxQueue: 0)
         try await gate.acquire()
         await #expect(throws: Gate.Rejection.queueFull) { try await gate.acquire(priority: .high) }
-        let critical = (0..<3).map { _ in Task { try await gate.acquire(priority: .critical) } }
-        await waitForQueued(gate, 3)
-        for task in critical {
-            gate.release()
-            _ = try await task.value
+        // Each passes the permit on; the tasks may queue in any order.
+        let critical = (0..<3).map { _ in
+            Task {
+                try await gate.acquire(priority: .critical)
+                gate.release()
+            }
         }
+        await waitForQueued(gate, 3)
         gate.release()
+        for task in critical { try await task.value }
         #expect(gate.snapshot.shed[RequestPriority.critical.rawValue] == 0)
         #expect(gate.snapshot.inFlight == 0)
     }
