@@ -162,6 +162,32 @@ typedef int (*sluice_classifier_fn)(const sluice_request *request, void *user_da
 SLUICE_EXPORT int sluice_server_set_classifier(sluice_server *server, sluice_classifier_fn classify, void *user_data);
 
 /*
+ * A hook before each handler, on the thread the handler would run on. Return 0 to run the
+ * handler; nonzero when the hook answered the request itself (short-circuit: authentication,
+ * rate limits). A nonzero return without an answer answers 500. It must not block unless the
+ * route is blocking.
+ */
+typedef int (*sluice_before_fn)(sluice_request *request, void *user_data);
+
+/*
+ * A hook after each handled request was answered (for access logs, metrics): the status, the
+ * body's bytes and the time from the handler's start to its answer. It runs on an engine
+ * thread; keep it short and never block. request is valid for the call only (read-only).
+ * A request whose client left or whose deadline passed reports status 0.
+ */
+typedef void (*sluice_after_fn)(const sluice_request *request, int status, size_t body_bytes, uint64_t duration_us,
+                                void *user_data);
+
+/*
+ * Sets the server's before and after hooks (either may be NULL). They wrap every route but
+ * monitoring ones; requests the engine refuses itself (404, 405, 503) never reach them.
+ * Before the server starts. user_data is borrowed for the server's lifetime.
+ * Returns 0, SLUICE_EINVAL, or SLUICE_ESTATE once started.
+ */
+SLUICE_EXPORT int sluice_server_set_hooks(sluice_server *server, sluice_before_fn before, sluice_after_fn after,
+                                          void *user_data);
+
+/*
  * Binds and starts serving on the engine's threads; returns at once. *out_port (may be
  * NULL) receives the bound port. Returns 0, SLUICE_ELISTEN, SLUICE_EINVAL, or
  * SLUICE_ESTATE if already started.

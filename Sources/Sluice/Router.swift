@@ -16,6 +16,8 @@ public struct RouteOptions: Sendable {
     public var priority: RequestPriority?
     /// A guaranteed share of the global budget for this route (and any other using it).
     public var share: GuaranteedShare?
+    /// Middleware of this route alone, inside the router's and the group's.
+    public var middleware: [any Middleware]
     /// The handler's deadline, overriding `Configuration.handlerTimeout`; then 504.
     public var timeout: Duration?
     /// A monitoring route (stats, health): it bypasses every gate and is left out of the
@@ -24,8 +26,9 @@ public struct RouteOptions: Sendable {
 
     public init(
         runsOnLoop: Bool = true, gate: Gate? = nil, weight: Int = 1, timeout: Duration? = nil, isMonitoring: Bool = false,
-        priority: RequestPriority? = nil, share: GuaranteedShare? = nil
+        priority: RequestPriority? = nil, share: GuaranteedShare? = nil, middleware: [any Middleware] = []
     ) {
+        self.middleware = middleware
         self.priority = priority
         self.share = share
         self.runsOnLoop = runsOnLoop
@@ -64,6 +67,10 @@ public struct Router: Sendable {
 
     private var literalRoutes: [String: [HTTPMethod: Route]] = [:]
     private var patternRoutes: [Route] = []
+    /// Middleware for the routes added from now on, outermost first.
+    private var middleware: [any Middleware] = []
+    /// The path prefix of a group's routes.
+    private var prefix = ""
 
     public init() {}
 
@@ -82,17 +89,50 @@ public struct Router: Sendable {
         return routes.compactMap(\.options.gate).filter { seen.insert(ObjectIdentifier($0)).inserted }
     }
 
+    /// Adds middleware around the routes added after this call (of this router or group).
+    public mutating func use(_ middleware: any Middleware) {
+        self.middleware.append(middleware)
+    }
+
+    /// Adds routes under a path prefix, with middleware of their own (`use` inside `build`)
+    /// inside this router's.
+    public mutating func group(_ prefix: String, _ build: (inout Router) throws -> Void) rethrows {
+        var group = Router()
+        group.prefix = self.prefix + prefix
+        group.middleware = middleware
+        try build(&group)
+        for (path, byMethod) in group.literalRoutes { literalRoutes[path, default: [:]].merge(byMethod) { $1 } }
+        patternRoutes += group.patternRoutes
+    }
+
     /// Registers a route.
     /// - Throws: `RoutePattern.SyntaxError` for an invalid pattern.
     public mutating func add(
         _ method: HTTPMethod, _ pattern: String, options: RouteOptions = RouteOptions(), handler: @escaping Handler
     ) throws {
-        let route = Route(method: method, pattern: try RoutePattern(pattern), options: options, handler: handler)
+        let full = prefix.isEmpty ? pattern : (pattern == "/" ? prefix : prefix + pattern)
+        let chain = middleware + options.middleware
+        let route = Route(method: method, pattern: try RoutePattern(full), options: options,
+                          handler: MiddlewareChain.compose(chain, handler))
+        insert(route)
+        // A preflight must reach the middleware that answers it, not a 405.
+        if chain.contains(where: \.answersPreflight) && method != .options && !hasRoute(.options, route.pattern) {
+            insert(Route(method: .options, pattern: route.pattern, options: options,
+                         handler: MiddlewareChain.compose(chain) { _, _ in Response(status: 204) }))
+        }
+    }
+
+    private mutating func insert(_ route: Route) {
         if let path = route.pattern.literalPath {
-            literalRoutes[path, default: [:]][method] = route
+            literalRoutes[path, default: [:]][route.method] = route
         } else {
             patternRoutes.append(route)
         }
+    }
+
+    private func hasRoute(_ method: HTTPMethod, _ pattern: RoutePattern) -> Bool {
+        if let path = pattern.literalPath { return literalRoutes[path]?[method] != nil }
+        return patternRoutes.contains { $0.method == method && $0.pattern.description == pattern.description }
     }
 
     /// Registers a route whose pattern is known to be valid; traps on an invalid pattern.

@@ -99,17 +99,54 @@ final class CRequest: @unchecked Sendable {
 
     var isCancelled: Bool { state.withLock { $0.cancelled } }
 
+    var isAnswered: Bool { state.withLock { $0.answered } }
+
     // MARK: The handler's side
 
-    /// Calls the C handler (here, or on the blocking pool) and waits for its answer.
+    /// Calls the before hook and the C handler (here, or on the blocking pool), waits for the
+    /// answer, and reports it to the after hook.
     func run(_ handler: @escaping @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void,
-             userData: UnsafeMutableRawPointer?, pool: BlockingPool?) async throws -> Response {
+             userData: UnsafeMutableRawPointer?, pool: BlockingPool?, hooks: Hooks?) async throws -> Response {
+        guard let hooks, let after = hooks.after else {
+            return try await run(handler, userData: userData, pool: pool, before: hooks)
+        }
+        let started = ContinuousClock.now
+        func report(_ status: Int, _ bytes: Int) {
+            let elapsed = (ContinuousClock.now - started).components
+            let microseconds = UInt64(max(0, elapsed.seconds)) * 1_000_000 + UInt64(max(0, elapsed.attoseconds)) / 1_000_000_000_000
+            after(handle, Int32(status), bytes, microseconds, hooks.userData)
+        }
+        do {
+            let response = try await run(handler, userData: userData, pool: pool, before: hooks)
+            report(response.status, response.body.count)
+            return response
+        } catch let error as HTTPError {
+            report(error.status, error.bodyByteCount(requestID: request.id))
+            throw error
+        } catch {
+            report(0, 0)
+            throw error
+        }
+    }
+
+    private func run(_ handler: @escaping @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void,
+                     userData: UnsafeMutableRawPointer?, pool: BlockingPool?, before: Hooks?) async throws -> Response {
         // The two references C holds: until the handler returns, and until the answer.
         let handle = UncheckedSendable(OpaquePointer(Unmanaged.passRetained(self).retain().toOpaque()))
         let box = UncheckedSendable(userData)
+        let before = before?.before.map { hook in UncheckedSendable((hook, before?.userData)) }
+        // Runs the before hook, then the handler unless the hook answered; a hook that claims
+        // to have answered but did not gets the request answered 500.
+        let call: @Sendable () -> Void = { [self] in
+            if let before, before.value.0(handle.value, before.value.1) != 0 {
+                if !isAnswered { _ = answer(.error(HTTPError(500, message: "a before hook refused without answering"))) }
+                return
+            }
+            handler(handle.value, box.value)
+        }
         if let pool {
             let submitted = pool.submit { [self] in
-                handler(handle.value, box.value)
+                call()
                 Unmanaged.passUnretained(self).release()
             }
             if !submitted {
@@ -118,7 +155,7 @@ final class CRequest: @unchecked Sendable {
                 throw HTTPError(503, message: "server is shutting down")
             }
         } else {
-            handler(handle.value, box.value)
+            call()
             Unmanaged.passUnretained(self).release()
         }
         switch try await waitForAnswer() {

@@ -12,6 +12,14 @@ struct ClassifierHook: @unchecked Sendable {
     let userData: UnsafeMutableRawPointer?
 }
 
+/// The C before and after hooks, and their user data.
+struct Hooks: @unchecked Sendable {
+    // @unchecked: C function pointers and the user's opaque data, passed back untouched.
+    let before: (@convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32)?
+    let after: (@convention(c) (OpaquePointer?, Int32, Int, UInt64, UnsafeMutableRawPointer?) -> Void)?
+    let userData: UnsafeMutableRawPointer?
+}
+
 /// The object behind a `sluice_server *`: routes gathered before start, then a `Server`
 /// run by a task of its own, and the blocking pool.
 final class CServer: @unchecked Sendable {
@@ -33,6 +41,7 @@ final class CServer: @unchecked Sendable {
         var gates: [String: Gate] = [:]
         var shares: [String: GuaranteedShare] = [:]
         var classifier: ClassifierHook?
+        var hooks: Hooks?
         var stopRequested = false
         var startResult: Int32?
         var port = 0
@@ -86,10 +95,12 @@ final class CServer: @unchecked Sendable {
                 routeOptions.gate = gate
             }
             let blocking = options.blocking != 0
+            let monitoring = options.monitoring != 0
             do {
                 try state.router.add(HTTPMethod(rawValue: method), pattern, options: routeOptions) { [unowned self] request, context in
                     let cRequest = CRequest(request: request, context: context, server: self)
-                    return try await cRequest.run(handler, userData: box.value, pool: blocking ? self.blockingPool : nil)
+                    let hooks = monitoring ? nil : self.hooks
+                    return try await cRequest.run(handler, userData: box.value, pool: blocking ? self.blockingPool : nil, hooks: hooks)
                 }
             } catch {
                 return ErrorCode.from(error)
@@ -99,6 +110,17 @@ final class CServer: @unchecked Sendable {
     }
 
     private var blockingPool: BlockingPool? { poolLock.withLock { $0 } }
+
+    /// The hooks, fixed once the server starts.
+    private var hooks: Hooks? { state.withLock { $0.hooks } }
+
+    func setHooks(_ hooks: Hooks) -> Int32 {
+        state.withLock { state in
+            guard case .configuring = state.phase else { return ErrorCode.state }
+            state.hooks = hooks.before == nil && hooks.after == nil ? nil : hooks
+            return ErrorCode.ok
+        }
+    }
 
     /// Sets the C classifier, which then picks each request's priority.
     func setClassifier(_ classify: (@convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32)?,

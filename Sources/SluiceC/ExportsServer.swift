@@ -74,6 +74,16 @@ public func sluiceServerSetClassifier(
     return server.setClassifier(classify, userData: userData)
 }
 
+@_cdecl("sluice_server_set_hooks")
+public func sluiceServerSetHooks(
+    _ handle: OpaquePointer?, _ before: (@convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32)?,
+    _ after: (@convention(c) (OpaquePointer?, Int32, Int, UInt64, UnsafeMutableRawPointer?) -> Void)?,
+    _ userData: UnsafeMutableRawPointer?
+) -> Int32 {
+    guard let server = CServer.from(handle) else { return ErrorCode.invalid }
+    return server.setHooks(Hooks(before: before, after: after, userData: userData))
+}
+
 @_cdecl("sluice_server_start")
 public func sluiceServerStart(_ handle: OpaquePointer?, _ outPort: UnsafeMutablePointer<Int32>?) -> Int32 {
     guard let server = CServer.from(handle) else { return ErrorCode.invalid }

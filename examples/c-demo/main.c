@@ -23,7 +23,7 @@ static const char usage[] =
     "                     [--max-queue N] [--queue-timeout-ms N] [--handler-timeout-ms N]\n"
     "                     [--gate-limit N] [--max-body-bytes N] [--drain-timeout-ms N]\n"
     "                     [--adaptive-target-ms N] [--min-limit N] [--overload-status 503|429]\n"
-    "                     [--work-capacity N] [--work-weight N] [--fast-share PERCENT]\n"
+    "                     [--work-capacity N] [--work-weight N] [--fast-share PERCENT] [--access-log]\n"
     "                     [--log-level trace|debug|info|notice|warning|error|critical]\n";
 
 /* Parses a whole number in [min, max] or exits 2 with a readable message. */
@@ -44,6 +44,10 @@ static void parse(int argc, char **argv, sluice_server_options *o, routes_settin
         if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
             fputs(usage, stdout);
             exit(0);
+        }
+        if (strcmp(flag, "--access-log") == 0) {
+            r->access_log = 1;
+            continue;
         }
         if (i + 1 >= argc) {
             fprintf(stderr, "sluice-c-demo: %s needs a value\n", flag);

@@ -5,9 +5,11 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const sluice_header json_type[] = {{"Content-Type", "application/json"}};
 
@@ -185,6 +187,27 @@ static void stats(sluice_request *request, void *user_data) {
     respond_json(request, body);
 }
 
+/* The access log line, as the Swift demo's swift-log handler writes it; dropped rather than
+ * block when stderr is a full pipe (a server must not stall on its own logging). */
+static void access_log(const sluice_request *request, int status, size_t body_bytes, uint64_t duration_us,
+                       void *user_data) {
+    (void)user_data;
+    char status_text[16];
+    if (status == 0) snprintf(status_text, sizeof(status_text), "cancelled");
+    else snprintf(status_text, sizeof(status_text), "%d", status);
+    char line[1024];
+    int n = snprintf(line, sizeof(line), "info sluice-access: %s %s %s bytes=%zu duration_ms=%.3f request_id=%s\n",
+                     sluice_request_method(request), sluice_request_path(request), status_text, body_bytes,
+                     (double)duration_us / 1000, sluice_request_id(request));
+    if (n <= 0) return;
+    if ((size_t)n >= sizeof(line)) n = sizeof(line) - 1;
+    struct pollfd ready = {.fd = 2, .events = POLLOUT};
+    if (poll(&ready, 1, 0) == 1 && (ready.revents & POLLOUT)) {
+        ssize_t written = write(2, line, (size_t)n);
+        (void)written;
+    }
+}
+
 int routes_add(sluice_server *server, const routes_settings *settings) {
     dependency_init(settings->work_capacity, answer_work);
     sluice_route_options gate = SLUICE_ROUTE_OPTIONS_INIT;
@@ -200,6 +223,7 @@ int routes_add(sluice_server *server, const routes_settings *settings) {
     sluice_route_options heavy = SLUICE_ROUTE_OPTIONS_INIT;
     heavy.weight = settings->work_weight;
     int rc = sluice_server_set_classifier(server, classify, NULL);
+    if (!rc && settings->access_log) rc = sluice_server_set_hooks(server, NULL, access_log, NULL);
     if (!rc) rc = sluice_server_add_route(server, "GET", "/hello", hello, NULL, &fast);
     if (!rc) rc = sluice_server_add_route(server, "GET", "/json", json, NULL, &fast);
     if (!rc) rc = sluice_server_add_route(server, "GET", "/health", health, NULL, &critical);

@@ -10,6 +10,7 @@ typedef struct routes_settings {
     int work_weight;        /* permits of the global budget each /work request takes */
     int fast_share_percent; /* percent of the global budget guaranteed to /hello and /json; 0: none */
     int adaptive;           /* whether the global limit is adaptive (for /stats) */
+    int access_log;         /* one line per handled request on stderr */
 } routes_settings;
 
 /* Adds every endpoint and the priority classifier. settings must outlive the server.

@@ -16,7 +16,7 @@ struct DemoOptions {
                            [--max-queue N] [--queue-timeout-ms N] [--handler-timeout-ms N]
                            [--gate-limit N] [--max-body-bytes N] [--drain-timeout-ms N]
                            [--adaptive-target-ms N] [--min-limit N] [--overload-status 503|429]
-                           [--work-capacity N] [--work-weight N] [--fast-share PERCENT]
+                           [--work-capacity N] [--work-weight N] [--fast-share PERCENT] [--access-log]
                            [--log-level trace|debug|info|notice|warning|error|critical]
         """
 
@@ -32,6 +32,10 @@ struct DemoOptions {
         var remaining = arguments[...]
         while let flag = remaining.popFirst() {
             if flag == "--help" || flag == "-h" { throw DemoOptionsError(message: Self.usage, isHelp: true) }
+            if flag == "--access-log" {
+                routes.accessLog = true
+                continue
+            }
             guard let value = remaining.popFirst() else { throw DemoOptionsError(message: "\(flag) needs a value") }
             try apply(flag: flag, value: value)
         }

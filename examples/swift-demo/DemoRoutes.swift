@@ -1,3 +1,4 @@
+import Logging
 import Sluice
 
 /// The demo's endpoints: the contract that both demos (Swift and C) serve.
@@ -10,6 +11,8 @@ enum DemoRoutes {
         var workWeight = 1
         /// Percent of the global budget guaranteed to the fast routes (/hello, /json); 0 for none.
         var fastSharePercent = 0
+        /// One line per handled request on stderr (not /stats, a monitoring route).
+        var accessLog = false
     }
 
     /// The demo's priority classes: `X-Priority: low|high` picks one (never `critical`, which
@@ -24,6 +27,13 @@ enum DemoRoutes {
 
     static func router(_ settings: Settings) -> Router {
         var router = Router()
+        router.get("/stats", options: RouteOptions(isMonitoring: true)) { _, context in
+            guard let stats = context.serverStats else { throw HTTPError(500, message: "no stats") }
+            return .json(statsJSON(stats))
+        }
+        if settings.accessLog {
+            router.use(AccessLog(logger: Logger(label: "sluice-access") { DroppingLogHandler(logLevel: .info, label: $0) }))
+        }
         let fast = settings.fastSharePercent > 0
             ? GuaranteedShare(name: "fast", fraction: Double(settings.fastSharePercent) / 100) : nil
         router.get("/hello", options: RouteOptions(share: fast)) { _, _ in .text("Hello, World!") }
@@ -58,10 +68,6 @@ enum DemoRoutes {
             let ms = try milliseconds(request)
             try await Task.sleep(for: .milliseconds(ms))
             return .json(#"{"in_flight":\#(context.gateOccupancyOnEntry ?? 0)}"#)
-        }
-        router.get("/stats", options: RouteOptions(isMonitoring: true)) { _, context in
-            guard let stats = context.serverStats else { throw HTTPError(500, message: "no stats") }
-            return .json(statsJSON(stats))
         }
         return router
     }

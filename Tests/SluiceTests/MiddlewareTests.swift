@@ -1,0 +1,184 @@
+import Logging
+@testable import Sluice
+import Testing
+
+/// Records the order middleware and handlers ran in.
+private final class Trace: Sendable {
+    private let entries = Locked<[String]>([])
+    func append(_ value: String) { entries.withLock { $0.append(value) } }
+    func take() -> [String] {
+        entries.withLock { entries in
+            let taken = entries
+            entries = []
+            return taken
+        }
+    }
+}
+
+/// Notes "name>" on the way in and "<name" on the way out; stops with 401 when told to.
+private struct Step: Middleware {
+    let name: String
+    let trace: Trace
+    var stopsWithoutToken = false
+
+    func handle(_ request: Request, context: RequestContext, next: Handler) async throws -> Response {
+        trace.append("\(name)>")
+        if stopsWithoutToken && request.headers["authorization"] == nil {
+            trace.append("\(name) stopped")
+            return Response.text("no token", status: 401)
+        }
+        var response = try await next(request, context)
+        response.headers.add(name: "X-Step", value: name)
+        trace.append("<\(name)")
+        return response
+    }
+}
+
+/// Keeps the log lines a logger writes.
+private final class Lines: Sendable {
+    private let lines = Locked<[(Logger.Level, String, Logger.Metadata)]>([])
+    func append(_ line: (Logger.Level, String, Logger.Metadata)) { lines.withLock { $0.append(line) } }
+    var all: [(Logger.Level, String, Logger.Metadata)] { lines.withLock { $0 } }
+}
+
+private struct CapturingLogHandler: LogHandler {
+    let lines: Lines
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) { lines.append((event.level, "\(event.message)", event.metadata ?? [:])) }
+}
+
+@Suite("Middleware over real sockets")
+struct MiddlewareTests {
+    @Test("router, group and route middleware run outermost first, and unwind in reverse")
+    func order() async throws {
+        let trace = Trace()
+        try await withServer(routes: { router in
+            router.use(Step(name: "router", trace: trace))
+            router.get("/plain") { _, _ in
+                trace.append("plain")
+                return .text("plain")
+            }
+            router.group("/api") { api in
+                api.use(Step(name: "group", trace: trace))
+                api.get("/item/:id", options: RouteOptions(middleware: [Step(name: "route", trace: trace)])) { _, context in
+                    trace.append("handler \(context.parameter("id") ?? "")")
+                    return .text("item")
+                }
+            }
+        }) { port in
+            let response = try await blocking { try TestClient(port: port).request("GET", "/api/item/7") }
+            #expect(response.status == 200 && response.text == "item")
+            #expect(trace.take() == ["router>", "group>", "route>", "handler 7", "<route", "<group", "<router"])
+            #expect(response.headers.filter { $0.0 == "X-Step" }.map(\.1) == ["route", "group", "router"])
+            let plain = try await blocking { try TestClient(port: port).request("GET", "/plain") }
+            #expect(plain.status == 200)
+            #expect(trace.take() == ["router>", "plain", "<router"])
+            // The group's prefix is the group's alone.
+            let outside = try await blocking { try TestClient(port: port).request("GET", "/item/7") }
+            #expect(outside.status == 404)
+        }
+    }
+
+    @Test("a middleware that answers itself short-circuits: the inner chain and the handler never run")
+    func shortCircuit() async throws {
+        let trace = Trace()
+        try await withServer(routes: { router in
+            router.use(Step(name: "outer", trace: trace))
+            router.use(Step(name: "auth", trace: trace, stopsWithoutToken: true))
+            router.use(Step(name: "inner", trace: trace))
+            router.get("/secret") { _, _ in
+                trace.append("handler")
+                return .text("secret")
+            }
+        }) { port in
+            let refused = try await blocking { try TestClient(port: port).request("GET", "/secret") }
+            #expect(refused.status == 401 && refused.text == "no token")
+            #expect(trace.take() == ["outer>", "auth>", "auth stopped", "<outer"])
+            let allowed = try await blocking {
+                try TestClient(port: port).request("GET", "/secret", headers: ["Authorization": "Bearer t"])
+            }
+            #expect(allowed.status == 200)
+            #expect(trace.take() == ["outer>", "auth>", "inner>", "handler", "<inner", "<auth", "<outer"])
+        }
+    }
+
+    @Test("the access log writes method, path, status, bytes, duration and request id per request")
+    func accessLog() async throws {
+        let lines = Lines()
+        let logger = Logger(label: "access") { _ in CapturingLogHandler(lines: lines) }
+        try await withServer(routes: { router in
+            router.use(AccessLog(logger: logger))
+            router.get("/hello") { _, _ in .text("Hello, World!") }
+            router.get("/teapot") { _, _ in throw HTTPError(418, message: "short and stout") }
+        }) { port in
+            _ = try await blocking {
+                let client = try TestClient(port: port)
+                _ = try client.request("GET", "/hello", headers: ["X-Request-ID": "log-1"])
+                _ = try client.request("GET", "/teapot", headers: ["X-Request-ID": "log-2"])
+                _ = try client.request("GET", "/missing", headers: ["X-Request-ID": "log-3"])
+            }
+        }
+        let all = lines.all
+        #expect(all.count == 2, "the 404 never reached a handler")
+        #expect(all[0].0 == .info && all[0].1 == "GET /hello 200")
+        #expect(all[0].2["bytes"] == "13" && all[0].2["request_id"] == "log-1")
+        #expect(Double("\(all[0].2["duration_ms"] ?? "")") != nil)
+        #expect(all[1].1 == "GET /teapot 418" && all[1].2["request_id"] == "log-2")
+        let errorBody = JSON.errorBody(message: "short and stout", requestID: "log-2")
+        #expect(all[1].2["bytes"] == "\(errorBody.utf8.count)")
+    }
+
+    @Test("CORS answers preflights without the handler and marks allowed origins only")
+    func cors() async throws {
+        let trace = Trace()
+        try await withServer(routes: { router in
+            router.group("/api") { api in
+                api.use(CORS(origins: .list(["https://app.example"]), methods: [.get, .post], maxAgeSeconds: 60))
+                api.post("/things") { _, _ in
+                    trace.append("handler")
+                    return .text("made")
+                }
+            }
+        }) { port in
+            let preflight = try await blocking {
+                try TestClient(port: port).request("OPTIONS", "/api/things", headers: [
+                    "Origin": "https://app.example", "Access-Control-Request-Method": "POST"])
+            }
+            #expect(preflight.status == 204)
+            #expect(preflight.header("access-control-allow-origin") == "https://app.example")
+            #expect(preflight.header("access-control-allow-methods") == "GET, POST")
+            #expect(preflight.header("access-control-max-age") == "60")
+            #expect(trace.take().isEmpty)
+            let allowed = try await blocking {
+                try TestClient(port: port).request("POST", "/api/things", headers: ["Origin": "https://app.example"])
+            }
+            #expect(allowed.status == 200 && allowed.header("access-control-allow-origin") == "https://app.example")
+            #expect(allowed.header("vary") == "Origin")
+            let foreign = try await blocking {
+                try TestClient(port: port).request("POST", "/api/things", headers: ["Origin": "https://evil.example"])
+            }
+            #expect(foreign.status == 200 && foreign.header("access-control-allow-origin") == nil)
+        }
+    }
+
+    @Test("a request-id policy can require the client's id and echo it under another name")
+    func requestIDPolicy() async throws {
+        try await withServer(routes: { router in
+            router.use(RequestIDPolicy(requireClientID: true, echoHeader: "X-Correlation-ID"))
+            router.get("/hello") { _, _ in .text("hi") }
+        }) { port in
+            let missing = try await blocking { try TestClient(port: port).request("GET", "/hello") }
+            #expect(missing.status == 400)
+            let given = try await blocking {
+                try TestClient(port: port).request("GET", "/hello", headers: ["X-Request-ID": "abc-123"])
+            }
+            #expect(given.status == 200)
+            #expect(given.header("x-correlation-id") == "abc-123" && given.header("x-request-id") == "abc-123")
+        }
+    }
+}
