@@ -42,6 +42,14 @@ HEALTH_RATE = 10
 FAST_RATE = 200
 
 
+def configure(target_ms, slots):
+    """Other scales than the defaults: the target, and the dependency's slots."""
+    global TARGET_MS
+    TARGET_MS = target_ms
+    COMMON[1] = str(slots)
+    CONFIGS["adaptive"][1] = str(target_ms)
+
+
 class Demo:
     def __init__(self, path, flags):
         self.process = subprocess.Popen([path, "--port", "0", *flags], stdout=subprocess.PIPE,
@@ -89,7 +97,7 @@ def capacity(loadgen, demo_path, service_ms, seconds):
     """Requests per second two back-to-back clients get from /work: nothing queues or is shed."""
     demo = Demo(demo_path, COMMON + CONFIGS["fixed"])
     try:
-        rows = run_schedule(loadgen, demo.port, [f"closed 2 {seconds} /work?ms={service_ms}"])
+        rows = run_schedule(loadgen, demo.port, [f"closed {COMMON[1]} {seconds} /work?ms={service_ms}"])
     finally:
         demo.stop()
     return sum(1 for row in rows if row[3] == 200) / seconds
@@ -139,6 +147,7 @@ def analyse(rows, samples, phases, total, fast_alone):
               "worst_p99": max([p for p in p99 if p is not None] or [0]),
               "health_bad": sum(1 for r in rows if r[0] == "health" and r[3] != 200),
               "client_failed": sum(1 for r in rows if r[3] <= 0),
+              "no_connection": sum(1 for r in rows if r[3] < 0),
               "shed": sum(1 for r in rows if r[3] in (503, 429)),
               "rss": (samples[0][2], max(s[2] for s in samples)) if samples else (0, 0),
               "phases": []}
@@ -173,7 +182,10 @@ def main():
     parser.add_argument("--short", action="store_true", help="the short variants run by make test")
     parser.add_argument("--report", default=os.path.join(HERE, "..", "results"))
     parser.add_argument("--only", help="run one scenario, and print its series")
+    parser.add_argument("--target-ms", type=int, default=TARGET_MS, help="the adaptive limit's target")
+    parser.add_argument("--slots", type=int, default=2, help="calls the simulated dependency serves at once")
     args = parser.parse_args()
+    configure(args.target_ms, args.slots)
     t = (3, 6) if args.short else (10, 20)
     c10 = capacity(args.loadgen, args.demo, 10, 3 if args.short else 5)
     c200 = capacity(args.loadgen, args.demo, 200, 3 if args.short else 5)
@@ -216,7 +228,8 @@ def check(name, result):
     if result["health_bad"]:
         failures.append(f"{name}: {result['health_bad']} /health requests not answered 200")
     if result["client_failed"]:
-        failures.append(f"{name}: {result['client_failed']} requests failed at the client")
+        failures.append(f"{name}: {result['client_failed']} requests failed at the client "
+                        f"({result['no_connection']} found no free connection under the generator's cap)")
     before, peak = result["rss"]
     if peak > before * 2 + 32 * 1024:
         failures.append(f"{name}: resident memory grew from {before} to {peak} KiB")

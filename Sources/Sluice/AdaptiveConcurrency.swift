@@ -3,7 +3,8 @@
 ///
 /// The target is what an admitted request should see, wait included: handlers' latency is
 /// held under it (the limit shrinks above, grows below while demand presses on it), and a
-/// request is refused at once when its expected wait exceeds half of it. See `LatencyLimiter`.
+/// request is refused at once when its expected wait exceeds what the target leaves after the
+/// handlers' recent latency (at most half of it). See `LatencyLimiter`.
 public struct AdaptiveConcurrency: Sendable, Equatable {
     public var minLimit: Int
     public var maxLimit: Int

@@ -10,7 +10,7 @@ import Synchronization
 ///
 /// The limit is fixed, or adaptive: a `LatencyLimiter` moves it from the handler latencies
 /// that `release(weight:budget:latencyNanos:)` reports, and a newcomer whose expected wait
-/// exceeds half the target is refused at once.
+/// exceeds what the target leaves after the handlers' recent latency is refused at once.
 public final class Gate: Sendable {
     /// Why a gate refused to admit.
     public enum Rejection: Error, Sendable, Equatable {
@@ -75,7 +75,8 @@ public final class Gate: Sendable {
     /// Guaranteed fractions of budgets 1...n (budget 0 is everyone else's).
     let shares: [Double]
     private let weightCap: Int
-    private let waitBudgetSeconds: Double?
+    /// The adaptive limit's target, in seconds: what an admitted request should see, wait included.
+    private let targetSeconds: Double?
     private let state: Locked<State>
 
     /// Creates a gate with a fixed limit, or an adaptive one.
@@ -95,7 +96,7 @@ public final class Gate: Sendable {
         self.shares = shares
         let limiter = adaptive.map(LatencyLimiter.init)
         self.weightCap = adaptive?.maxLimit ?? limit
-        self.waitBudgetSeconds = adaptive.map { Double($0.targetLatency.nanoseconds) / 2e9 }
+        self.targetSeconds = adaptive.map { Double($0.targetLatency.nanoseconds) / 1e9 }
         let permits = Permits(limit: limiter?.limit ?? limit, inUse: Array(repeating: 0, count: shares.count + 1))
         self.state = Locked(State(permits: permits, room: WaitingRoom(budgets: shares.count + 1), limiter: limiter,
                                   service: Array(repeating: ServiceTime(), count: shares.count + 1)))
@@ -188,8 +189,8 @@ public final class Gate: Sendable {
         if Task.isCancelled { return CancellationError() }
         if priority == .critical { return nil }
         let ahead = state.room.permits(atOrAbove: priority, budget: budget)
-        if let waitBudgetSeconds, let wait = state.service[budget].seconds(toServe: ahead + weight, limit: state.permits.limit),
-            wait > waitBudgetSeconds {
+        if let allowed = waitBudget(state), let wait = state.service[budget].seconds(toServe: ahead + weight, limit: state.permits.limit),
+            wait > allowed {
             return Rejection.overBudget
         }
         // A full queue takes a newcomer only in place of a waiter of a lower priority.
@@ -197,6 +198,14 @@ public final class Gate: Sendable {
             return Rejection.queueFull
         }
         return nil
+    }
+
+    /// How long a newcomer may expect to wait: what the target leaves after the handlers'
+    /// recent latency, and never more than half the target. Nil for a fixed limit.
+    private func waitBudget(_ state: State) -> Double? {
+        guard let targetSeconds else { return nil }
+        let handlerSeconds = Double(state.limiter?.snapshot.latencyNanos ?? 0) / 1e9
+        return min(targetSeconds / 2, max(0, targetSeconds - handlerSeconds))
     }
 
     /// Removes a waiter that is still queued and resumes it with `error`; a no-op otherwise.
