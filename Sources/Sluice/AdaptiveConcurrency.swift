@@ -4,7 +4,8 @@
 /// The target is what an admitted request should see, wait included: handlers' latency is
 /// held under it (the limit shrinks above, grows below while demand presses on it), and a
 /// request is refused at once when its expected wait exceeds what the target leaves after the
-/// handlers' recent latency (at most half of it). See `LatencyLimiter`.
+/// handlers' recent latency (at most a quarter of it), and none waits longer than a quarter of
+/// it. See `LatencyLimiter`.
 public struct AdaptiveConcurrency: Sendable, Equatable {
     public var minLimit: Int
     public var maxLimit: Int
@@ -17,6 +18,10 @@ public struct AdaptiveConcurrency: Sendable, Equatable {
     public var tolerance: Double
     /// How often the limit may move.
     public var interval: Duration
+
+    /// The part of the target a request may spend waiting for a permit: a dependency that slows
+    /// after a request was admitted can still make its handler take most of the rest.
+    static let waitShare = 0.25
 
     public init(
         minLimit: Int = 1, maxLimit: Int = 1000, initialLimit: Int? = nil, targetLatency: Duration = .milliseconds(500),

@@ -38,9 +38,9 @@ final class Dispatcher: StatsSource {
         self.gate = Gate(name: "global", limit: max(1, configuration.maxConcurrency), maxQueue: max(0, configuration.maxQueue),
                          adaptive: configuration.adaptiveConcurrency.flatMap { $0.isValid ? $0 : nil },
                          shares: shares.map(\.fraction))
-        // An adaptive gate promises admitted requests their target: none waits past half of it.
+        // An adaptive gate promises admitted requests their target: none waits past its share of it.
         if let adaptive = configuration.adaptiveConcurrency {
-            self.queueTimeout = min(configuration.queueTimeout, adaptive.targetLatency / 2)
+            self.queueTimeout = min(configuration.queueTimeout, adaptive.targetLatency * AdaptiveConcurrency.waitShare)
         } else {
             self.queueTimeout = configuration.queueTimeout
         }

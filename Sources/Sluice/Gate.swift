@@ -201,11 +201,12 @@ public final class Gate: Sendable {
     }
 
     /// How long a newcomer may expect to wait: what the target leaves after the handlers'
-    /// recent latency, and never more than half the target. Nil for a fixed limit.
+    /// recent latency, and never more than a quarter of the target (the rest is for handlers
+    /// that slow down after it was admitted). Nil for a fixed limit.
     private func waitBudget(_ state: State) -> Double? {
         guard let targetSeconds else { return nil }
         let handlerSeconds = Double(state.limiter?.snapshot.latencyNanos ?? 0) / 1e9
-        return min(targetSeconds / 2, max(0, targetSeconds - handlerSeconds))
+        return min(targetSeconds * AdaptiveConcurrency.waitShare, max(0, targetSeconds - handlerSeconds))
     }
 
     /// Removes a waiter that is still queued and resumes it with `error`; a no-op otherwise.
@@ -254,13 +255,19 @@ public final class Gate: Sendable {
     /// unused guarantees are set aside. A request heavier than that runs alone.
     private static func fits(_ weight: Int, _ budget: Int, _ permits: Permits, shares: [Double]) -> Bool {
         if permits.inFlight == 0 { return true }
+        // Within its guarantee a share always fits, even while others overshoot a limit that
+        // just shrank: the guarantee is what keeps it going when the rest is saturated.
+        if budget > 0 && permits.inUse[budget] + weight <= guaranteed(shares[budget - 1], permits.limit) { return true }
         var setAside = 0
         for (index, share) in shares.enumerated() where index + 1 != budget {
-            // Rounded down, but at least 1: a share survives an adaptive limit that shrank.
-            setAside += max(0, max(1, Int(Double(permits.limit) * share)) - permits.inUse[index + 1])
+            setAside += max(0, guaranteed(share, permits.limit) - permits.inUse[index + 1])
         }
         return permits.inFlight + weight + setAside <= permits.limit
     }
+
+    /// A share's permits under `limit`: rounded down, but at least 1, so that a share
+    /// survives an adaptive limit that shrank.
+    private static func guaranteed(_ share: Double, _ limit: Int) -> Int { max(1, Int(Double(limit) * share)) }
 
     private static func take(_ weight: Int, _ budget: Int, _ permits: inout Permits) -> Int {
         permits.inFlight += weight

@@ -10,8 +10,9 @@
 /// dependency (the permits, which the limit counts, are held by the slow one). It compares
 /// that against a ceiling: the target, or `tolerance` × the learned no-load latency
 /// (the baseline) when that is lower. Above the ceiling the limit shrinks in proportion
-/// (at most by half); below it, and only if demand pressed on the limit during the window,
-/// it grows (by √limit while latency sits near the baseline, else by 1). A window in which
+/// (at most by half); in the lower half between the baseline and the ceiling, and only if
+/// demand pressed on the limit during the window, it grows by √limit; in the upper half it
+/// holds. A window in which
 /// nothing had to wait brings the limit down to 1.5 × the most in flight plus 2: a limit far
 /// above demand would let a burst of requests into a dependency that just slowed, all
 /// stuck behind each other before the first of them could report it. This is a latency
@@ -166,11 +167,11 @@ struct LatencyLimiter {
             let factor = max(0.5, Double(ceiling) / Double(latency))
             limit = max(settings.minLimit, min(limit - 1, Int(Double(limit) * factor)))
             shrank(from: before, latency: latency)
-        } else if pressed {
-            // Far under the ceiling, grow fast; in its upper half, one at a time.
-            let nearBaseline = latency <= baseline + (ceiling - min(ceiling, baseline)) / 2
-            let step = nearBaseline ? max(1, Int(Double(limit).squareRoot())) : 1
-            limit = min(settings.maxLimit, limit + step)
+        } else if pressed && latency <= baseline + (ceiling - min(ceiling, baseline)) / 2 {
+            // Grow only in the lower half between the baseline and the ceiling; the upper half
+            // is a dead band, so that the limit settles below the ceiling instead of bouncing
+            // off it (each bounce lets a round of requests queue in the dependency).
+            limit = min(settings.maxLimit, limit + max(1, Int(Double(limit).squareRoot())))
             if limit > before { increases += 1 }
         } else if limit > peakInFlight * 3 / 2 + 2 {
             limit = max(settings.minLimit, peakInFlight * 3 / 2 + 2)

@@ -118,9 +118,9 @@ struct GatePolicyTests {
         gate.release(weight: 50)
     }
 
-    @Test("an adaptive gate refuses at once when the expected wait exceeds half the target")
+    @Test("an adaptive gate refuses at once when the expected wait exceeds a quarter of the target")
     func latencyBudget() async throws {
-        let adaptive = AdaptiveConcurrency(minLimit: 2, maxLimit: 2, initialLimit: 2, targetLatency: .milliseconds(400))
+        let adaptive = AdaptiveConcurrency(minLimit: 2, maxLimit: 2, initialLimit: 2, targetLatency: .milliseconds(800))
         let gate = Gate(limit: 2, maxQueue: 100, adaptive: adaptive)
         // Teach it a 100 ms service time: two permits serve 20 requests a second.
         for _ in 0..<50 {
