@@ -46,6 +46,7 @@ typedef struct connection {
     long long body_left; /* -1 while the head is incomplete */
     int close_after;
     int closing;
+    int served; /* responses completed on this connection */
 } connection;
 
 static uv_loop_t *loop;
@@ -59,6 +60,7 @@ static int idle_count, open_count, max_connections = 2000;
 static uint64_t start_ns, end_ns;
 static uv_timer_t ticker;
 static int closed_clients; /* > 0: closed-loop mode */
+static long retries;       /* requests re-sent after a reused connection closed under them */
 
 static uint64_t now_ns(void) { return uv_hrtime(); }
 
@@ -78,12 +80,24 @@ static void on_closed(uv_handle_t *handle) { free(handle->data); }
 static void drop(connection *c) {
     if (c->closing) return;
     c->closing = 1;
-    if (c->busy >= 0) finish(c, 0);
+    /* A keep-alive connection the server closed as idle just as the request went out: no
+     * byte of an answer came, so the request was not processed; like any HTTP client
+     * (RFC 9112 9.3.1), send it again on a fresh connection, keeping its original send time. */
+    long retry = -1;
+    if (c->busy >= 0 && c->served > 0 && c->head_len == 0) {
+        retry = c->busy;
+        c->busy = -1;
+        outstanding--;
+        retries++;
+    } else if (c->busy >= 0) {
+        finish(c, 0);
+    }
     for (int i = 0; i < idle_count; i++) {
         if (idle[i] == c) idle[i] = idle[--idle_count];
     }
     open_count--;
     uv_close((uv_handle_t *)&c->tcp, on_closed);
+    if (retry >= 0) dispatch((size_t)retry);
 }
 
 /* A response is complete: record it, then keep the connection for the next request. */
@@ -92,6 +106,7 @@ static void complete(connection *c) {
     sscanf(c->head, "HTTP/1.1 %d", &status);
     int stream = records[c->busy].stream;
     finish(c, status);
+    c->served++;
     if (c->close_after) {
         drop(c);
     } else if (closed_clients > 0 && now_ns() < end_ns) {
@@ -311,5 +326,6 @@ int main(int argc, char **argv) {
                 r->done_ns ? r->status : 0);
     }
     fclose(out);
+    if (retries > 0) fprintf(stderr, "loadgen: %ld requests re-sent after an idle keep-alive connection closed\n", retries);
     return 0;
 }

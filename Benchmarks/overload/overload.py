@@ -87,7 +87,10 @@ def run_schedule(loadgen, port, lines):
         schedule, out = os.path.join(scratch, "schedule"), os.path.join(scratch, "out.csv")
         with open(schedule, "w") as file:
             file.write("\n".join(lines) + "\n")
-        subprocess.run([loadgen, str(port), schedule, out], check=True)
+        finished = subprocess.run([loadgen, str(port), schedule, out], check=True, stderr=subprocess.PIPE, text=True)
+        # Requests re-sent because an idle keep-alive connection closed as they went out.
+        if finished.stderr.strip():
+            print(f"overload: {finished.stderr.strip()}")
         with open(out) as file:
             return [(row["stream"], float(row["sent_ms"]) / 1000, float(row["latency_ms"]) / 1000, int(row["status"]))
                     for row in csv.DictReader(file)]

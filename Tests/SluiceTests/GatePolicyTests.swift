@@ -10,10 +10,6 @@ private final class Admissions: Sendable {
 
 @Suite("Gate policies: priorities, shares, latency budget")
 struct GatePolicyTests {
-    private func waitForQueued(_ gate: Gate, _ count: Int) async {
-        while gate.snapshot.queued < count { await Task.yield() }
-    }
-
     @Test("higher priorities are admitted first, FIFO within a class")
     func priorityOrder() async throws {
         let gate = Gate(limit: 1, maxQueue: 10)

@@ -18,13 +18,13 @@ private final class Occupancy: Sendable {
     var worst: Int { most.load(ordering: .relaxed) }
 }
 
+/// Waits (without sleeping) until `count` waiters are queued at `gate`.
+func waitForQueued(_ gate: Gate, _ count: Int) async {
+    while gate.snapshot.queued < count { await Task.yield() }
+}
+
 @Suite("Gate")
 struct GateTests {
-    /// Waits (without sleeping) until `count` waiters are queued.
-    private func waitForQueued(_ gate: Gate, _ count: Int) async {
-        while gate.snapshot.queued < count { await Task.yield() }
-    }
-
     @Test("admits up to the limit at once, then queues")
     func admitsUpToLimit() async throws {
         let gate = Gate(limit: 3, maxQueue: 10)
