@@ -32,7 +32,7 @@ final class Dispatcher: StatsSource {
         self.logger = configuration.logger
         // Invalid settings build a working gate here; `run()` then refuses them with an error.
         var shares = router.shares
-        self.sharesExceedBudget = shares.map(\.fraction).reduce(0, +) > 1.000_001
+        self.sharesExceedBudget = !GuaranteedShare.fitInOneBudget(shares.map(\.fraction))
         if sharesExceedBudget { shares = [] }
         self.budgets = Dictionary(uniqueKeysWithValues: shares.enumerated().map { (ObjectIdentifier($1), $0 + 1) })
         self.gate = Gate(name: "global", limit: max(1, configuration.maxConcurrency), maxQueue: max(0, configuration.maxQueue),
@@ -251,15 +251,18 @@ final class Dispatcher: StatsSource {
 
     /// A request shed for capacity: `overloadStatus` (503 or 429) with Retry-After.
     private func shed(_ message: String, retryAfter: Int, requestID: String) -> Response {
-        var headers = HTTPHeaders()
-        headers.add(name: "Retry-After", value: String(retryAfter))
-        return errorResponse(HTTPError(configuration.overloadStatus, message: message, headers: headers), requestID: requestID)
+        refusal(configuration.overloadStatus, message, retryAfter: retryAfter, requestID: requestID)
     }
 
+    /// A 503 while shutting down, with the configured Retry-After.
     private func unavailable(_ message: String, requestID: String) -> Response {
+        refusal(503, message, retryAfter: configuration.retryAfterSeconds, requestID: requestID)
+    }
+
+    private func refusal(_ status: Int, _ message: String, retryAfter: Int, requestID: String) -> Response {
         var headers = HTTPHeaders()
-        headers.add(name: "Retry-After", value: String(configuration.retryAfterSeconds))
-        return errorResponse(HTTPError(503, message: message, headers: headers), requestID: requestID)
+        headers.add(name: "Retry-After", value: String(retryAfter))
+        return errorResponse(HTTPError(status, message: message, headers: headers), requestID: requestID)
     }
 
     func respond(_ pending: PendingRequest, _ response: Response) {

@@ -90,7 +90,7 @@ public final class Gate: Sendable {
                 shares: [Double] = []) {
         precondition(limit >= 1, "a gate needs a limit of at least 1")
         precondition(maxQueue >= 0, "a gate's queue bound cannot be negative")
-        precondition(shares.allSatisfy { $0 > 0 } && shares.reduce(0, +) <= 1.000_001, "shares add up to at most 1")
+        precondition(GuaranteedShare.fitInOneBudget(shares), "shares add up to at most 1")
         self.name = name
         self.maxQueue = maxQueue
         self.shares = shares

@@ -9,6 +9,12 @@ public final class GuaranteedShare: Sendable {
     /// The guaranteed fraction of the global limit, in (0, 1]; its permits are rounded down, but at least 1.
     public let fraction: Double
 
+    /// Whether guaranteed fractions fit in one budget: each positive, at most 1 in all (with
+    /// room for rounding, so that five shares of 0.2 fit).
+    public static func fitInOneBudget(_ fractions: [Double]) -> Bool {
+        fractions.allSatisfy { $0 > 0 } && fractions.reduce(0, +) <= 1.000_001
+    }
+
     /// Creates a share. The fractions of all shares a server uses must add up to at most 1.
     public init(name: String, fraction: Double) {
         precondition(fraction > 0 && fraction <= 1, "a guaranteed share is a fraction in (0, 1]")

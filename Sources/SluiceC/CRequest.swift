@@ -112,9 +112,7 @@ final class CRequest: @unchecked Sendable {
         }
         let started = ContinuousClock.now
         func report(_ status: Int, _ bytes: Int) {
-            let elapsed = (ContinuousClock.now - started).components
-            let microseconds = UInt64(max(0, elapsed.seconds)) * 1_000_000 + UInt64(max(0, elapsed.attoseconds)) / 1_000_000_000_000
-            after(handle, Int32(status), bytes, microseconds, hooks.userData)
+            after(handle, Int32(status), bytes, (ContinuousClock.now - started).microseconds, hooks.userData)
         }
         do {
             let response = try await run(handler, userData: userData, pool: pool, before: hooks)

@@ -82,7 +82,7 @@ final class CServer: @unchecked Sendable {
                     guard share.fraction == fraction else { return ErrorCode.invalid }
                     routeOptions.share = share
                 } else {
-                    guard state.shares.values.map(\.fraction).reduce(fraction, +) <= 1.000_001 else { return ErrorCode.invalid }
+                    guard GuaranteedShare.fitInOneBudget(state.shares.values.map(\.fraction) + [fraction]) else { return ErrorCode.invalid }
                     let share = GuaranteedShare(name: name, fraction: fraction)
                     state.shares[name] = share
                     routeOptions.share = share

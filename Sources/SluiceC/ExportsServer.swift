@@ -125,8 +125,8 @@ public func sluiceServerStats(_ out: UnsafeMutablePointer<sluice_stats>?, _ hand
     out.pointee.cancelled = UInt64(stats?.cancelled ?? 0)
     out.pointee.errors = UInt64(stats?.errors ?? 0)
     out.pointee.limit = UInt64(stats?.limit ?? server.configuredLimit)
-    out.pointee.baseline_latency_us = microseconds(stats?.adaptive?.baselineLatency)
-    out.pointee.latency_us = microseconds(stats?.adaptive?.latency)
+    out.pointee.baseline_latency_us = stats?.adaptive?.baselineLatency.microseconds ?? 0
+    out.pointee.latency_us = stats?.adaptive?.latency.microseconds ?? 0
     out.pointee.limit_increases = UInt64(stats?.adaptive?.increases ?? 0)
     out.pointee.limit_decreases = UInt64(stats?.adaptive?.decreases ?? 0)
     let shed = RequestPriority.allCases.map { UInt64(stats?.shed[$0] ?? 0) }
@@ -134,9 +134,12 @@ public func sluiceServerStats(_ out: UnsafeMutablePointer<sluice_stats>?, _ hand
     return ErrorCode.ok
 }
 
-private func microseconds(_ duration: Duration?) -> UInt64 {
-    guard let (seconds, attoseconds) = duration?.components else { return 0 }
-    return UInt64(max(0, seconds)) * 1_000_000 + UInt64(max(0, attoseconds)) / 1_000_000_000_000
+extension Duration {
+    /// Whole microseconds, for the C structs' `_us` fields; 0 for a negative duration.
+    var microseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        return UInt64(max(0, seconds)) * 1_000_000 + UInt64(max(0, attoseconds)) / 1_000_000_000_000
+    }
 }
 
 @_cdecl("sluice_server_gate_stats")

@@ -27,6 +27,14 @@ private struct Simulation {
             _ = limiter.record(latencyNanos: value, now: now, inFlight: running)
         }
     }
+
+    /// `count` windows under pressure; returns the limit after each.
+    mutating func limits(over count: Int, latency: (Int) -> UInt64) -> [Int] {
+        (0..<count).map { _ in
+            window(latency: latency)
+            return limiter.limit
+        }
+    }
 }
 
 private let ms: UInt64 = 1_000_000
@@ -44,11 +52,7 @@ struct LatencyLimiterTests {
     @Test("grows to its maximum while latency stays flat and demand presses")
     func growsWhenLatencyIsFlat() {
         var simulation = Simulation(settings)
-        var limits: [Int] = []
-        for _ in 0..<100 {
-            simulation.window { _ in 10 * ms }
-            limits.append(simulation.limiter.limit)
-        }
+        let limits = simulation.limits(over: 100) { _ in 10 * ms }
         #expect(limits.suffix(30).max() == 200)
         #expect(simulation.limiter.snapshot.baselineNanos == 10 * ms)
         // Only probes shrank it: latency never rose.
@@ -80,11 +84,7 @@ struct LatencyLimiterTests {
         var simulation = Simulation(settings)
         // Light load first, one call at a time: the no-load latency.
         for _ in 0..<5 { simulation.window(pressed: false) { _ in 10 * ms } }
-        var limits: [Int] = []
-        for _ in 0..<200 {
-            simulation.window(latency: dependency(capacity: 4, serviceMs: 10))
-            limits.append(simulation.limiter.limit)
-        }
+        let limits = simulation.limits(over: 200, latency: dependency(capacity: 4, serviceMs: 10))
         // Latency at the limit may reach about max(2 × 10 ms, 10 ms + 25 ms): 3.5 × capacity.
         let settled = limits.suffix(100)
         #expect(settled.filter { $0 >= 4 }.count >= 90, "the limit fell below the dependency's capacity: \(settled)")
@@ -96,11 +96,7 @@ struct LatencyLimiterTests {
         var simulation = Simulation(settings)
         for _ in 0..<5 { simulation.window(pressed: false) { _ in 10 * ms } }
         for _ in 0..<100 { simulation.window(latency: dependency(capacity: 4, serviceMs: 10)) }
-        var limits: [Int] = []
-        for _ in 0..<100 {
-            simulation.window(latency: dependency(capacity: 4, serviceMs: 200))
-            limits.append(simulation.limiter.limit)
-        }
+        let limits = simulation.limits(over: 100, latency: dependency(capacity: 4, serviceMs: 200))
         #expect(simulation.limiter.snapshot.baselineNanos == 200 * ms)
         let settled = limits.suffix(80)
         // Probes aside, the dependency stays saturated: goodput is kept.
@@ -112,11 +108,7 @@ struct LatencyLimiterTests {
     @Test("a server saturated from its start finds the no-load latency by probing")
     func probesForBaseline() {
         var simulation = Simulation(settings)
-        var limits: [Int] = []
-        for _ in 0..<300 {
-            simulation.window(latency: dependency(capacity: 4, serviceMs: 10))
-            limits.append(simulation.limiter.limit)
-        }
+        let limits = simulation.limits(over: 300, latency: dependency(capacity: 4, serviceMs: 10))
         #expect(simulation.limiter.snapshot.baselineNanos == 10 * ms, "\(limits)")
         #expect(limits.suffix(100).max()! <= 16, "\(limits)")
     }
