@@ -50,6 +50,8 @@ SLUICE_EXPORT const char *sluice_version(void);
 #define SLUICE_ENOTFOUND (-7)   /* no such header, parameter, key or gate */
 #define SLUICE_ERANGE (-8)      /* a caller's buffer is too small; the needed size is reported */
 #define SLUICE_EIO (-9)         /* another I/O failure */
+#define SLUICE_EBODY (-10)      /* the request body broke off: over the route's limit (the request
+                                   was answered 413) or malformed chunked coding (answered 400) */
 
 /* A readable message for an error code; a static string. Any thread. */
 SLUICE_EXPORT const char *sluice_strerror(int error);
@@ -130,10 +132,13 @@ typedef struct sluice_route_options {
     int share_percent;       /* > 0: percent of the global budget guaranteed to this route, which
                                 others cannot take while it is unused; all shares add up to <= 100 */
     const char *share_name;  /* routes naming the same share use it together; NULL: the pattern; copied */
+    int stream_body;         /* nonzero: the handler reads the body as it arrives, with
+                                sluice_request_body_read, and runs on the blocking pool */
+    uint64_t max_body_bytes; /* > 0: this route's body limit instead of the server's; beyond: 413 */
 } sluice_route_options;
 
 #define SLUICE_ROUTE_OPTIONS_INIT \
-    { sizeof(sluice_route_options), 0, NULL, 1, 0, 0, 0, SLUICE_PRIORITY_DEFAULT, 0, NULL }
+    { sizeof(sluice_route_options), 0, NULL, 1, 0, 0, 0, SLUICE_PRIORITY_DEFAULT, 0, NULL, 0, 0 }
 
 /*
  * Adds a route: method (e.g. "GET"), pattern ("/users/:id", "*" for one segment, a final
@@ -310,6 +315,59 @@ SLUICE_EXPORT int sluice_respond_owned(sluice_request *request, int status, cons
  * error (like a Swift handler that throws). Returns as sluice_respond does.
  */
 SLUICE_EXPORT int sluice_respond_error(sluice_request *request, int status, const char *message);
+
+/* ---- Streaming: bodies that are never held whole -------------------------------------
+ * These calls block, so they may not be made on an event-loop thread (a handler of a route
+ * that is neither blocking nor stream_body runs on one): there they return SLUICE_ESTATE.
+ */
+
+/*
+ * Reads up to capacity bytes of the body of a stream_body route's request into buffer,
+ * blocking until some arrive. The first call answers "Expect: 100-continue". Reading
+ * is what lets the client send more: the server holds at most its body window unread.
+ * Returns the bytes read (> 0); 0 at the end of the body (and for a request without one);
+ * SLUICE_ECANCELED when the client left, the deadline passed or the server stops;
+ * SLUICE_EBODY when the body broke off (over the limit: already answered 413; bad
+ * chunked coding: 400); SLUICE_EINVAL for a NULL buffer or a route that does not stream;
+ * SLUICE_ESTATE on a loop thread. One thread at a time per request.
+ */
+SLUICE_EXPORT int64_t sluice_request_body_read(sluice_request *request, void *buffer, size_t capacity);
+
+/*
+ * Answers with a body written as it goes: sends status and headers (checked as by
+ * sluice_respond), then Content-Length when content_length >= 0, else chunked coding.
+ * This is the request's answer: sluice_respond is refused after it. On success the
+ * handler must end the stream with sluice_response_finish or sluice_response_abort,
+ * exactly once, even after a failed write; until then the handle stays valid.
+ * Returns 0, or what sluice_respond returns (the stream is then not started). Any thread.
+ */
+SLUICE_EXPORT int sluice_response_start(sluice_request *request, int status, const sluice_header *headers,
+                                        size_t header_count, int64_t content_length);
+
+/*
+ * Writes body bytes (copied) of a started stream. Blocks while the connection's unsent
+ * output is above its bound: a client that stops reading stops the writer. Returns 0;
+ * SLUICE_ECANCELED once the client left, the deadline passed or the server stops (end
+ * the stream all the same); SLUICE_ESTATE before sluice_response_start, after the end, or
+ * on a loop thread; SLUICE_EINVAL for NULL data with len > 0. One thread at a time per request.
+ */
+SLUICE_EXPORT int sluice_response_write(sluice_request *request, const void *data, size_t len);
+
+/*
+ * Ends a started stream; with chunked coding, trailers (may be NULL, copied) follow the
+ * last chunk. A body shorter than its declared Content-Length closes the connection.
+ * Returns 0, SLUICE_ESTATE if no stream is open, SLUICE_EINVAL for an invalid trailer
+ * (the stream stays open). Any thread; the handle is released after it.
+ */
+SLUICE_EXPORT int sluice_response_finish(sluice_request *request, const sluice_header *trailers,
+                                         size_t trailer_count);
+
+/*
+ * Ends a started stream as failed: the connection closes, so the client sees the body is
+ * incomplete. Returns 0 or SLUICE_ESTATE if no stream is open. Any thread; the handle is
+ * released after it.
+ */
+SLUICE_EXPORT int sluice_response_abort(sluice_request *request);
 
 /* ---- Shared state: exact under any concurrency. Any thread. --------------------------- */
 

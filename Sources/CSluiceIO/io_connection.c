@@ -60,7 +60,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 /* Reads while there is room and the output is below its bound; a closing connection reads to discard. */
 static void update_reading(sluice_io_conn *conn) {
     if (conn->closing) return;
-    int want = !conn->peer_eof && (conn->state == CONN_CLOSING ||
+    int want = !conn->peer_eof && !conn->body_failed && (conn->state == CONN_CLOSING ||
                                    (!write_queue_full(conn) && conn->len < buffer_limit(conn->loop->server)));
     if (want && !conn->reading) {
         conn->reading = uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read) == 0;
@@ -124,9 +124,21 @@ static void begin_closing(sluice_io_conn *conn) {
     update_reading(conn);
 }
 
+/* Tells the engine that payload of the current streamed response reached the socket. */
+static void notify_written(sluice_io_conn *conn, const sluice_io_output *out) {
+    if (out->kind != SLUICE_MSG_WRITE || out->value == 0 || conn->closing) return;
+    sluice_io_request *request = conn->current;
+    if (request == NULL || request->context == NULL || out->response_seq != conn->response_seq) return;
+    const sluice_io_callbacks *callbacks = &conn->loop->server->callbacks;
+    if (callbacks->on_response_written) {
+        callbacks->on_response_written(callbacks->context, request->context, (size_t)out->value);
+    }
+}
+
 static void on_write(uv_write_t *req, int status) {
     sluice_io_output *out = (sluice_io_output *)req;
     sluice_io_conn *conn = out->conn;
+    if (status == 0) notify_written(conn, out);
     free(out);
     if (conn->closing) return;
     if (status < 0) {
@@ -147,8 +159,14 @@ static void write_output(sluice_io_conn *conn, sluice_io_output *out) {
     }
     out->conn = conn;
     uv_buf_t buf = uv_buf_init(out->data, (unsigned int)out->len);
+    if (out->len == 0) { /* a streamed chunk that was all dropped (HEAD, past Content-Length) */
+        notify_written(conn, out);
+        free(out);
+        return;
+    }
     int n = uv_try_write((uv_stream_t *)&conn->tcp, &buf, 1);
     if (n == (int)out->len) {
+        notify_written(conn, out);
         free(out);
         return;
     }
@@ -223,6 +241,7 @@ static void fill_view(sluice_io_conn *conn, sluice_io_request_view *view) {
     view->body = conn->body;
     view->body_len = (size_t)conn->body_len;
     view->keep_alive = h->keep_alive;
+    view->body_streamed = 0;
 }
 
 static int parse_head(sluice_io_conn *conn) {
@@ -255,10 +274,12 @@ static void dispatch(sluice_io_conn *conn) {
     request->keep_alive = conn->head.keep_alive;
     request->http10 = conn->head.version_minor == 0;
     conn->current = request;
+    conn->response_seq++;
     conn->state = CONN_WAITING;
     set_timer(conn, TIMER_NONE, 0);
     sluice_io_request_view view;
     fill_view(conn, &view);
+    view.body_streamed = conn->body_streaming;
     loop->server->callbacks.on_request(loop->server->callbacks.context, loop->index, request, &view);
     free(conn->body);
     conn->body = NULL;
@@ -290,7 +311,7 @@ static int start_body(sluice_io_conn *conn) {
     } else {
         conn->body_expected = 0;
         conn->body = NULL;
-        sluice_http_chunked_init(&conn->chunked, server->options.max_body_bytes, server->options.max_header_bytes);
+        sluice_http_chunked_init(&conn->chunked, conn->body_limit, server->options.max_header_bytes);
         conn->state = CONN_BODY_CHUNKED;
     }
     if (conn->head.body_kind == SLUICE_HTTP_BODY_LENGTH && conn->body == NULL) {
@@ -301,6 +322,107 @@ static int start_body(sluice_io_conn *conn) {
     send_continue(conn);
     return STEP_CONTINUE;
 }
+
+/* Asks the engine for this request's body limit and whether it takes the body in pieces. */
+static int plan_body(sluice_io_conn *conn) {
+    const sluice_io_server *server = conn->loop->server;
+    int stream = 0;
+    conn->body_limit = server->options.max_body_bytes;
+    if (server->callbacks.plan_body) {
+        sluice_io_request_view view;
+        fill_view(conn, &view);
+        conn->body_limit = server->callbacks.plan_body(server->callbacks.context, conn->loop->index, &view, &stream);
+    }
+    return stream;
+}
+
+/* Hands the request over now; its body follows through on_body as the engine grants credit. */
+static void start_body_stream(sluice_io_conn *conn) {
+    const sluice_io_server *server = conn->loop->server;
+    conn->body_streaming = 1;
+    conn->body_done = 0;
+    conn->body_failed = 0;
+    conn->body_credit = 0;
+    conn->body_len = 0;
+    conn->body_expected = conn->head.body_kind == SLUICE_HTTP_BODY_LENGTH ? conn->head.content_length : 0;
+    if (conn->head.body_kind == SLUICE_HTTP_BODY_CHUNKED) {
+        sluice_http_chunked_init(&conn->chunked, conn->body_limit, server->options.max_header_bytes);
+    }
+    /* 100 (Continue) waits for the handler's first read, and only if no body byte came first. */
+    conn->continue_pending = conn->head.expect_continue && conn->len == conn->head_len;
+    dispatch(conn);
+}
+
+static void deliver_body(sluice_io_conn *conn, const char *data, size_t len, int status) {
+    const sluice_io_callbacks *callbacks = &conn->loop->server->callbacks;
+    if (conn->current && conn->current->context && callbacks->on_body) {
+        callbacks->on_body(callbacks->context, conn->current->context, (const uint8_t *)data, len, status);
+    }
+}
+
+static void end_body_stream(sluice_io_conn *conn, int status) {
+    conn->body_done = status == SLUICE_IO_BODY_END;
+    conn->body_failed = status < 0;
+    conn->continue_pending = 0;
+    if (conn->body_failed) conn->len = 0; /* the framing is lost: nothing after it can be trusted */
+    deliver_body(conn, NULL, 0, status);
+}
+
+/* Passes body bytes from the read buffer to the engine, never more than its credit. */
+static int step_body_stream(sluice_io_conn *conn) {
+    while (!conn->closing && conn->body_streaming && !conn->body_done && !conn->body_failed) {
+        if (conn->head.body_kind == SLUICE_HTTP_BODY_LENGTH) {
+            uint64_t missing = conn->body_expected - conn->body_len;
+            if (missing == 0) {
+                end_body_stream(conn, SLUICE_IO_BODY_END);
+                break;
+            }
+            size_t take = conn->len;
+            if (take > missing) take = (size_t)missing;
+            if (take > conn->body_credit) take = (size_t)conn->body_credit;
+            if (take == 0) break;
+            conn->body_len += take;
+            conn->body_credit -= take;
+            deliver_body(conn, conn->buf, take, SLUICE_IO_BODY_DATA);
+            if (conn->closing || conn->state != CONN_WAITING || !conn->body_streaming) break;
+            consume(conn, 0, take);
+            continue;
+        }
+        /* Chunked: the decoder sees no more than the credit, so no span can exceed it; it
+         * keeps its place in the framing byte by byte, so a short view still makes progress. */
+        if (conn->len == 0 || conn->body_credit == 0) break;
+        size_t view = conn->len < conn->body_credit ? conn->len : (size_t)conn->body_credit;
+        size_t consumed = 0, offset = 0, n = 0;
+        int rc = sluice_http_chunked_decode(&conn->chunked, conn->buf, view, &consumed, &offset, &n);
+        if (rc < 0 && rc != SLUICE_HTTP_INCOMPLETE) {
+            atomic_fetch_add(&conn->loop->server->requests_refused, 1);
+            end_body_stream(conn, -sluice_http_error_status(rc));
+            break;
+        }
+        if (rc == SLUICE_HTTP_CHUNK_DATA && n > 0) {
+            conn->body_credit -= n;
+            deliver_body(conn, conn->buf + offset, n, SLUICE_IO_BODY_DATA);
+            if (conn->closing || conn->state != CONN_WAITING || !conn->body_streaming) break;
+        }
+        consume(conn, 0, consumed);
+        if (rc == SLUICE_HTTP_CHUNK_END) end_body_stream(conn, SLUICE_IO_BODY_END);
+        else if (rc == SLUICE_HTTP_INCOMPLETE) break;
+    }
+    return STEP_STOP;
+}
+
+void sluice__conn_grant_body(sluice_io_conn *conn, uint64_t credit) {
+    static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (conn->closing || !conn->body_streaming) return;
+    if (conn->continue_pending) {
+        conn->continue_pending = 0;
+        if (conn->len == 0) write_output(conn, sluice__response_raw(line, sizeof(line) - 1));
+    }
+    conn->body_credit += credit;
+    conn_process(conn);
+}
+
+void sluice__conn_write(sluice_io_conn *conn, sluice_io_output *out) { write_output(conn, out); }
 
 static int step_head(sluice_io_conn *conn) {
     if (conn->len == 0 || write_queue_full(conn)) return STEP_STOP;
@@ -322,8 +444,17 @@ static int step_head(sluice_io_conn *conn) {
     atomic_fetch_add(&conn->loop->server->requests_parsed, 1);
     conn->head_len = (size_t)rc;
     conn->head_parse_valid = 1;
-    if (conn->head.body_kind != SLUICE_HTTP_BODY_NONE) return start_body(conn);
-    dispatch(conn);
+    if (conn->head.body_kind == SLUICE_HTTP_BODY_NONE) {
+        dispatch(conn);
+        return STEP_CONTINUE;
+    }
+    int stream = plan_body(conn);
+    if (conn->head.body_kind == SLUICE_HTTP_BODY_LENGTH && conn->head.content_length > conn->body_limit) {
+        send_error(conn, 413, sluice_http_error_message(SLUICE_HTTP_ERR_BODY_TOO_LARGE));
+        return STEP_STOP;
+    }
+    if (!stream) return start_body(conn);
+    start_body_stream(conn);
     return STEP_CONTINUE;
 }
 
@@ -385,6 +516,7 @@ static void conn_process(sluice_io_conn *conn) {
         case CONN_HEAD: step = step_head(conn); break;
         case CONN_BODY_LENGTH: step = step_body_length(conn); break;
         case CONN_BODY_CHUNKED: step = step_body_chunked(conn); break;
+        case CONN_WAITING: step = conn->body_streaming ? step_body_stream(conn) : STEP_STOP; break;
         default: step = STEP_STOP; break;
         }
     }
@@ -487,9 +619,13 @@ void sluice__conn_deliver(sluice_io_request *request) {
         conn_close(conn);
         return;
     }
+    /* A streamed body the handler did not read to its end leaves the framing unknown. */
+    int body_unread = conn->body_streaming && !conn->body_done;
+    conn->body_streaming = conn->body_done = conn->body_failed = conn->continue_pending = 0;
+    conn->body_credit = 0;
     write_output(conn, out);
     if (conn->closing) return;
-    if (close || conn->peer_eof || conn->loop->draining) {
+    if (close || body_unread || conn->peer_eof || conn->loop->draining) {
         begin_closing(conn);
         return;
     }
@@ -530,6 +666,8 @@ void sluice_io_respond(sluice_io_request *request, int status, const char *heade
                                                  body_len);
     }
     if (sluice__current_loop == loop) {
+        /* Streaming calls queued before this answer go first: they may refer to this request. */
+        sluice__stream_run_messages(loop);
         sluice__conn_deliver(request);
     } else {
         sluice__loop_post_response(loop, request);

@@ -44,6 +44,9 @@ struct sluice_io_loop {
     sluice_io_ring remote_jobs;
     sluice_io_request *remote_responses_head;
     sluice_io_request *remote_responses_tail;
+    struct sluice_io_output *messages_head; /* streaming calls, in call order */
+    struct sluice_io_output *messages_tail;
+    atomic_int messages_pending;            /* the list is not empty: spares the lock when it is */
     atomic_int stop_accepting_requested;
     atomic_int shutdown_requested;
     int draining;              /* loop thread only */
@@ -78,13 +81,29 @@ typedef enum conn_state {
     CONN_CLOSING        /* answer sent or failed: shut down, discard input, close */
 } conn_state;
 
-/* A response on its way to the socket: the uv_write_t and the bytes in one block. */
+/* What a queued streaming call asks of the loop (sluice_io_output.kind). */
+enum { SLUICE_MSG_NONE, SLUICE_MSG_READ_BODY, SLUICE_MSG_START, SLUICE_MSG_WRITE, SLUICE_MSG_END };
+
+/*
+ * Bytes on their way to the socket: the uv_write_t and the bytes in one block. A streaming
+ * call travels to the loop in the same block (kind, request, next), so queuing a chunk costs
+ * one allocation and the loop writes it where it lies.
+ */
 typedef struct sluice_io_output {
     uv_write_t write;
     sluice_io_conn *conn;
+    struct sluice_io_output *next; /* in the loop's message list */
+    sluice_io_request *request;    /* the streaming call's request */
+    int kind;                      /* SLUICE_MSG_* */
+    int flags;                     /* END: SLUICE_IO_RESPOND_* */
+    uint64_t value;                /* READ_BODY: credit; WRITE: payload bytes, for on_response_written */
+    uint64_t response_seq;         /* the response these bytes belong to (conn->response_seq) */
     size_t len;
     char data[];
 } sluice_io_output;
+
+/* How a streamed response's body is framed; chosen by the calling thread at start. */
+enum { SLUICE_FRAMING_NONE, SLUICE_FRAMING_LENGTH, SLUICE_FRAMING_CHUNKED, SLUICE_FRAMING_CLOSE };
 
 struct sluice_io_request {
     sluice_io_loop *loop;
@@ -97,6 +116,9 @@ struct sluice_io_request {
     int close_after;
     int drop;                  /* close without answering: the client left */
     sluice_io_request *next;   /* in the loop's remote response list */
+    /* A streamed response, written by the one caller of the streaming calls at a time. */
+    int framing;               /* SLUICE_FRAMING_* */
+    uint64_t body_left;        /* FRAMING_LENGTH: declared bytes not yet queued */
 };
 
 struct sluice_io_conn {
@@ -117,6 +139,13 @@ struct sluice_io_conn {
     uint64_t body_len;
     uint64_t body_expected;
     sluice_http_chunked chunked;
+    uint64_t body_limit;      /* of the current request, from plan_body */
+    int body_streaming;       /* the current request's body goes to the engine in pieces */
+    int body_done;            /* ... and all of it went */
+    int body_failed;          /* ... and it broke off (413, 400): the connection closes */
+    uint64_t body_credit;     /* streamed bytes the engine is ready for */
+    int continue_pending;     /* Expect: 100-continue, not yet answered */
+    uint64_t response_seq;    /* counts requests handed over, to tag streamed output */
     sluice_io_request *current;
     int reading;
     int timer_mode;
@@ -131,6 +160,12 @@ void sluice__conn_accept(sluice_io_loop *loop, uv_stream_t *listener);
 void sluice__conn_deliver(sluice_io_request *request);
 void sluice__conn_close_idle(sluice_io_conn *conn);
 void sluice__conn_abort(sluice_io_conn *conn);
+void sluice__conn_grant_body(sluice_io_conn *conn, uint64_t credit);
+void sluice__conn_write(sluice_io_conn *conn, sluice_io_output *out);
+
+/* io_stream.c */
+/* Carries out the streaming calls queued so far, in order. Loop thread. */
+void sluice__stream_run_messages(sluice_io_loop *loop);
 
 /* io_response.c */
 /* connection: 0 says nothing (HTTP/1.1 keep-alive), 1 "close", 2 "keep-alive" (for HTTP/1.0). */
@@ -139,12 +174,19 @@ sluice_io_output *sluice__response_build(int status, int is_head, int connection
                                          size_t headers_len, const void *body, size_t body_len);
 sluice_io_output *sluice__response_error(int status, const char *message);
 sluice_io_output *sluice__response_raw(const char *bytes, size_t len);
+/* Room for len bytes, empty, with its message fields cleared. */
+sluice_io_output *sluice__output_alloc(size_t len);
+/* A head for a streamed answer: framing says which length field (if any) it carries. */
+sluice_io_output *sluice__response_head(int status, int connection, int framing, uint64_t content_length,
+                                        const char *headers, size_t headers_len);
 
 /* io_loop.c */
 extern _Thread_local sluice_io_loop *sluice__current_loop;
 int sluice__loop_init(sluice_io_loop *loop, sluice_io_server *server, int index);
 void sluice__loop_post_response(sluice_io_loop *loop, sluice_io_request *request);
 void sluice__loop_wake(sluice_io_loop *loop);
+/* Makes the loop look at its message list soon: at once from its own thread, else by a wake-up. */
+void sluice__loop_kick(sluice_io_loop *loop);
 void sluice__loop_check_drained(sluice_io_loop *loop);
 /* A uv_walk callback: closes every handle not already closing. */
 void sluice__close_handle(uv_handle_t *handle, void *arg);

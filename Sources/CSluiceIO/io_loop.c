@@ -41,12 +41,18 @@ void sluice__ring_free(sluice_io_ring *ring) {
     memset(ring, 0, sizeof(*ring));
 }
 
-/* Runs local jobs until none is left; jobs may queue more, which run in this pass too. */
+/*
+ * Runs local jobs and streaming messages until none is left; each may queue more of the
+ * other (a job writes a chunk, a written chunk resumes a task), which run in this pass too.
+ */
 static void run_local_jobs(sluice_io_loop *loop) {
-    void *job;
-    while ((job = sluice__ring_pop(&loop->jobs)) != NULL) {
-        loop->server->callbacks.run_job(loop->executor_context, job);
-    }
+    do {
+        void *job;
+        while ((job = sluice__ring_pop(&loop->jobs)) != NULL) {
+            loop->server->callbacks.run_job(loop->executor_context, job);
+        }
+        sluice__stream_run_messages(loop);
+    } while (loop->jobs.count > 0);
     uv_idle_stop(&loop->idle);
 }
 
@@ -85,6 +91,7 @@ static void start_shutdown(sluice_io_loop *loop) {
     start_draining(loop);
     loop->shutting_down = 1;
     while (loop->conns) sluice__conn_abort(loop->conns);
+    sluice__stream_run_messages(loop);
     /* Abort callbacks may have queued jobs; run them before the handles go. */
     run_local_jobs(loop);
     uv_walk(&loop->uv, sluice__close_handle, NULL);
@@ -100,6 +107,8 @@ static void on_wakeup(uv_async_t *async) {
         if (sluice__ring_push(&loop->jobs, job) != 0) abort(); /* out of memory: no safe way on */
     }
     uv_mutex_unlock(&loop->remote_lock);
+    /* Streaming calls made before these answers were queued before them: run them first. */
+    sluice__stream_run_messages(loop);
     while (responses) {
         sluice_io_request *next = responses->next;
         sluice__conn_deliver(responses);
@@ -142,11 +151,21 @@ int sluice__loop_init(sluice_io_loop *loop, sluice_io_server *server, int index)
 
 void sluice__loop_wake(sluice_io_loop *loop) { uv_async_send(&loop->wakeup); }
 
+void sluice__loop_kick(sluice_io_loop *loop) {
+    if (sluice__current_loop == loop) {
+        uv_idle_start(&loop->idle, on_idle);
+    } else {
+        uv_async_send(&loop->wakeup);
+    }
+}
+
 void sluice_io_loop_set_executor_context(sluice_io_loop *loop, void *executor_context) {
     loop->executor_context = executor_context;
 }
 
 int sluice_io_loop_is_current(const sluice_io_loop *loop) { return sluice__current_loop == loop; }
+
+int sluice_io_on_loop_thread(void) { return sluice__current_loop != NULL; }
 
 void sluice_io_loop_enqueue_job(sluice_io_loop *loop, void *job) {
     if (sluice__current_loop == loop) {

@@ -67,9 +67,9 @@ static const char *reason_phrase(int status) {
     }
 }
 
-static sluice_io_output *output_alloc(size_t len) {
+sluice_io_output *sluice__output_alloc(size_t len) {
     sluice_io_output *out = malloc(sizeof(*out) + len);
-    if (out) out->len = 0;
+    if (out) memset(out, 0, sizeof(*out));
     return out;
 }
 
@@ -104,13 +104,19 @@ static size_t status_line(char *line, int status) {
     return 15 + reason_len;
 }
 
-sluice_io_output *sluice__response_build(int status, int is_head, int connection, const char *headers,
-                                         size_t headers_len, const void *body, size_t body_len) {
+/*
+ * The head and, unless is_head, the body. framing picks the length field: Content-Length
+ * with content_length, Transfer-Encoding: chunked, or none (a bodiless status, or a body
+ * delimited by the connection's close).
+ */
+static sluice_io_output *build(int status, int is_head, int connection, int framing, uint64_t content_length,
+                               const char *headers, size_t headers_len, const void *body, size_t body_len) {
     if (status < 100 || status > 999) status = 500;
     /* RFC 9110 6.4.1 and 8.6: 1xx, 204 and 304 carry neither body nor Content-Length. */
     int bodiless_status = status < 200 || status == 204 || status == 304;
     static const char server[] = "Server: sluice\r\n";
     static const char length_name[] = "Content-Length: ";
+    static const char chunked[] = "Transfer-Encoding: chunked\r\n";
     static const char connection_close[] = "Connection: close\r\n";
     static const char connection_keep_alive[] = "Connection: keep-alive\r\n";
     size_t date_len;
@@ -119,12 +125,15 @@ sluice_io_output *sluice__response_build(int status, int is_head, int connection
     size_t line_len = status_line(line, status);
     char length[48];
     size_t length_len = 0;
-    if (!bodiless_status) {
+    if (!bodiless_status && framing == SLUICE_FRAMING_LENGTH) {
         memcpy(length, length_name, sizeof(length_name) - 1);
         length_len = sizeof(length_name) - 1;
-        length_len += put_decimal(length + length_len, body_len);
+        length_len += put_decimal(length + length_len, content_length);
         memcpy(length + length_len, "\r\n", 2);
         length_len += 2;
+    } else if (!bodiless_status && framing == SLUICE_FRAMING_CHUNKED) {
+        memcpy(length, chunked, sizeof(chunked) - 1);
+        length_len = sizeof(chunked) - 1;
     }
     const char *connection_field = connection == SLUICE_CONNECTION_CLOSE ? connection_close : connection_keep_alive;
     size_t close_len = connection == SLUICE_CONNECTION_CLOSE        ? sizeof(connection_close) - 1
@@ -132,7 +141,7 @@ sluice_io_output *sluice__response_build(int status, int is_head, int connection
                                                                     : 0;
     size_t send_body = (is_head || bodiless_status) ? 0 : body_len;
     size_t total = line_len + date_len + sizeof(server) - 1 + length_len + close_len + headers_len + 2 + send_body;
-    sluice_io_output *out = output_alloc(total);
+    sluice_io_output *out = sluice__output_alloc(total);
     if (!out) return NULL;
     put(out, line, line_len);
     put(out, date, date_len);
@@ -145,6 +154,16 @@ sluice_io_output *sluice__response_build(int status, int is_head, int connection
     return out;
 }
 
+sluice_io_output *sluice__response_build(int status, int is_head, int connection, const char *headers,
+                                         size_t headers_len, const void *body, size_t body_len) {
+    return build(status, is_head, connection, SLUICE_FRAMING_LENGTH, body_len, headers, headers_len, body, body_len);
+}
+
+sluice_io_output *sluice__response_head(int status, int connection, int framing, uint64_t content_length,
+                                        const char *headers, size_t headers_len) {
+    return build(status, 1, connection, framing, content_length, headers, headers_len, NULL, 0);
+}
+
 sluice_io_output *sluice__response_error(int status, const char *message) {
     char body[160];
     int body_len = snprintf(body, sizeof(body), "%s\n", message);
@@ -153,7 +172,7 @@ sluice_io_output *sluice__response_error(int status, const char *message) {
 }
 
 sluice_io_output *sluice__response_raw(const char *bytes, size_t len) {
-    sluice_io_output *out = output_alloc(len);
+    sluice_io_output *out = sluice__output_alloc(len);
     if (out) put(out, bytes, len);
     return out;
 }

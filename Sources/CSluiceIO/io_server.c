@@ -71,7 +71,8 @@ int sluice_io_server_create(sluice_io_server **out, const sluice_io_options *opt
     server->limits.max_request_line = options->max_request_line;
     server->limits.max_header_bytes = options->max_header_bytes;
     server->limits.max_fields = options->max_header_fields;
-    server->limits.max_body_bytes = options->max_body_bytes;
+    /* With plan_body, each request's limit is checked by its connection instead. */
+    server->limits.max_body_bytes = callbacks->plan_body ? UINT64_MAX : options->max_body_bytes;
     if (!server->host || !server->loops) {
         sluice_io_server_destroy(server);
         return UV_ENOMEM;
@@ -151,6 +152,8 @@ void sluice_io_server_destroy(sluice_io_server *server) {
             /* A loop that never ran still has its init handles; close them and let it finish. */
             if (!server->started) uv_walk(&loop->uv, sluice__close_handle, NULL);
             uv_run(&loop->uv, UV_RUN_DEFAULT);
+            /* Streaming calls made after the loop stopped: their requests are freed here. */
+            sluice__stream_run_messages(loop);
             uv_loop_close(&loop->uv);
             uv_mutex_destroy(&loop->remote_lock);
         }

@@ -23,7 +23,11 @@ public struct Configuration: Sendable {
     public var idleTimeout: Duration = .seconds(5)
     /// Most open connections; beyond it, new connections are closed at once and counted.
     public var maxConnections: Int = 10_000
-    /// Unsent response bytes above which a connection stops being read.
+    /// Bytes of a streamed request body (`RouteOptions.streamsBody`) read ahead of the
+    /// handler: the connection stops reading its socket while this much waits unread.
+    public var bodyWindowBytes: Int = 256 * 1024
+    /// Unsent response bytes above which a connection stops being read, and a streamed
+    /// response's writer suspends.
     public var writeHighWaterBytes: Int = 256 * 1024
 
     /// Most handlers running at once, over all routes (permits: a route's weight each).

@@ -52,7 +52,8 @@ final class Dispatcher: StatsSource {
 
     /// Copies a request out of the shim's buffers, routes it, and queues it for a task.
     func accept(loopIndex: Int, raw: OpaquePointer, view: sluice_io_request_view) {
-        let request = RequestDecoder.decode(view)
+        let bodyStream = view.body_streamed != 0 ? RequestBodyStream(window: configuration.bodyWindowBytes) : nil
+        let request = RequestDecoder.decode(view, bodyStream: bodyStream)
         var refusal: Response?
         var route: Route?
         var parameters: [String: String] = [:]
@@ -77,6 +78,7 @@ final class Dispatcher: StatsSource {
         let pending = PendingRequest(raw: raw, request: request, route: route, parameters: parameters, loopIndex: loopIndex,
                                      priority: priority)
         sluice_io_request_set_context(raw, Unmanaged.passRetained(pending).toOpaque())
+        bodyStream?.connect { [weak pending] credit in pending?.grantBody(credit) }
         if let refusal {
             respond(pending, refusal)
         } else if !queues[loopIndex].push(pending) {
@@ -84,10 +86,40 @@ final class Dispatcher: StatsSource {
         }
     }
 
+    /// A head with a body arrived: its route's body limit, and whether the route streams it. Loop thread.
+    func planBody(_ view: sluice_io_request_view) -> (limit: Int, streams: Bool) {
+        let method = HTTPMethod(rawValue: String(decoding: UnsafeRawBufferPointer(start: view.method, count: view.method_len), as: UTF8.self))
+        let path = String(decoding: UnsafeRawBufferPointer(start: view.path, count: view.path_len), as: UTF8.self)
+        guard case .found(let route, _) = router.match(method: method, path: path) else {
+            return (configuration.maxBodyBytes, false)
+        }
+        return (route.options.maxBodyBytes ?? configuration.maxBodyBytes, route.options.streamsBody)
+    }
+
+    /// A piece, the end or the failure of a streamed body. Loop thread.
+    func bodyEvent(_ pending: PendingRequest, _ data: UnsafeBufferPointer<UInt8>, status: Int32) {
+        guard let stream = pending.request.bodyStream else { return }
+        switch status {
+        case SLUICE_IO_BODY_DATA:
+            stream.receive(Array(data))
+        case SLUICE_IO_BODY_END:
+            stream.finish()
+        default:
+            let code = Int(-status)
+            let error = HTTPError(code, message: code == 413 ? "request body too large" : "malformed request body")
+            stream.fail(error)
+            // Answered now, whatever the handler does: the rest of the body cannot be read.
+            pending.endStream(trailers: [], abort: true)
+            respond(pending, errorResponse(error, requestID: pending.request.id))
+        }
+    }
+
     // MARK: Handling, in a child task
 
     private enum Outcome {
         case response(Response)
+        /// Answered as it was written (`Response.stream`), with this status.
+        case streamed(Int)
         case thrown(any Error)
     }
 
@@ -142,6 +174,7 @@ final class Dispatcher: StatsSource {
         if pending.deadlineExpired { return }
         switch outcome {
         case .response(let response): respond(pending, response)
+        case .streamed: break
         case .thrown(let error as HTTPError): respond(pending, errorResponse(error, requestID: pending.request.id))
         case .thrown: pending.clientLeft ? respondDrop(pending) : respond(pending, errorResponse(HTTPError(500), requestID: pending.request.id))
         }
@@ -162,14 +195,39 @@ final class Dispatcher: StatsSource {
             gateOccupancyOnEntry: occupancyOnEntry, statsSource: self)
         do {
             if route.options.runsOnLoop {
-                return .response(try await route.handler(pending.request, context))
+                return try await serve(try await route.handler(pending.request, context), pending)
             }
-            return .response(try await withTaskExecutorPreference(globalConcurrentExecutor) {
-                try await route.handler(pending.request, context)
-            })
+            return try await withTaskExecutorPreference(globalConcurrentExecutor) {
+                try await self.serve(try await route.handler(pending.request, context), pending)
+            }
         } catch {
             return .thrown(error)
         }
+    }
+
+    /// A whole response goes back to be answered; a streamed one is answered here, as its
+    /// body is written, on the handler's executor and under its deadline.
+    private func serve(_ response: Response, _ pending: PendingRequest) async throws -> Outcome {
+        guard let body = response.streamedBody else { return .response(response) }
+        let encoded = ResponseHeadEncoder.encode(response, requestID: pending.request.id)
+        guard encoded.valid else {
+            body.abandoned?()
+            throw HTTPError(500, message: "the response has an invalid status or header field")
+        }
+        let writer = ResponseWriter(bound: configuration.writeHighWaterBytes) { [pending] in pending.writeStream($0) }
+        guard pending.startStream(status: response.status, head: encoded.bytes, contentLength: body.contentLength,
+                                  flags: encoded.flags, writer: writer) else {
+            body.abandoned?()
+            throw StreamClosed("the request was answered or its client left before the response started")
+        }
+        do {
+            try await body.produce(writer)
+        } catch {
+            pending.endStream(trailers: [], abort: true)
+            throw error
+        }
+        pending.endStream(trailers: ResponseHeadEncoder.encodeTrailers(writer.trailers), abort: false)
+        return .streamed(response.status)
     }
 
     /// Counts the outcome once and answers, unless a deadline already answered 504.
@@ -180,6 +238,8 @@ final class Dispatcher: StatsSource {
         case .response(let response):
             stats.record(.completed)
             respond(pending, response)
+        case .streamed(let status):
+            stats.record(.completed, error: status >= 500)
         case .thrown(let error) where pending.clientLeft:
             logger.debug("client left; handler ended with \(error)", metadata: ["request_id": "\(id)"])
             stats.record(.cancelled)
@@ -236,6 +296,10 @@ final class Dispatcher: StatsSource {
             if pending.route?.options.isMonitoring != true { stats.record(.timedOut) }
             logger.warning("handler deadline passed", metadata: ["request_id": "\(pending.request.id)"])
             respond(pending, errorResponse(HTTPError(504), requestID: pending.request.id))
+        case .deadlineWhileStreaming:
+            if pending.route?.options.isMonitoring != true { stats.record(.timedOut) }
+            logger.warning("handler deadline passed while streaming its response; connection closed",
+                           metadata: ["request_id": "\(pending.request.id)"])
         case .none:
             break
         }

@@ -21,6 +21,9 @@ final class IOServer: @unchecked Sendable {
         callbacks.on_loop_drained = Self.onLoopDrained
         callbacks.on_request_timer = Self.onRequestTimer
         callbacks.run_job = LoopExecutor.runJob
+        if dispatcher.router.plansBodies { callbacks.plan_body = Self.planBody }
+        callbacks.on_body = Self.onBody
+        callbacks.on_response_written = Self.onResponseWritten
         var created: OpaquePointer?
         let rc = configuration.host.withCString { host in
             var options = sluice_io_options()
@@ -66,6 +69,8 @@ final class IOServer: @unchecked Sendable {
         try check(c.maxHeaderBytes >= 64, "maxHeaderBytes must be at least 64")
         try check(c.maxHeaderCount >= 1, "maxHeaderCount must be at least 1")
         try check(c.maxBodyBytes >= 0, "maxBodyBytes cannot be negative")
+        try check(c.bodyWindowBytes >= 1, "bodyWindowBytes must be at least 1")
+        try check(c.writeHighWaterBytes >= 1, "writeHighWaterBytes must be at least 1")
         try check(c.maxConnections >= 1 && c.maxConnections <= Int(Int32.max), "maxConnections must be at least 1")
         try check(c.maxConcurrency >= 1, "maxConcurrency must be at least 1")
         try check(c.maxQueue >= 0, "maxQueue cannot be negative")
@@ -119,6 +124,30 @@ final class IOServer: @unchecked Sendable {
         guard let context, let requestContext else { return }
         let pending = Unmanaged<PendingRequest>.fromOpaque(requestContext).takeUnretainedValue()
         Unmanaged<Dispatcher>.fromOpaque(context).takeUnretainedValue().timerExpired(pending)
+    }
+
+    private static let planBody: @convention(c) (
+        UnsafeMutableRawPointer?, Int32, UnsafePointer<sluice_io_request_view>?, UnsafeMutablePointer<Int32>?
+    ) -> UInt64 = { context, _, view, stream in
+        guard let context, let view else { return 0 }
+        let plan = Unmanaged<Dispatcher>.fromOpaque(context).takeUnretainedValue().planBody(view.pointee)
+        stream?.pointee = plan.streams ? 1 : 0
+        return UInt64(max(0, plan.limit))
+    }
+
+    private static let onBody: @convention(c) (
+        UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, UnsafePointer<UInt8>?, Int, Int32
+    ) -> Void = { context, requestContext, data, count, status in
+        guard let context, let requestContext else { return }
+        let pending = Unmanaged<PendingRequest>.fromOpaque(requestContext).takeUnretainedValue()
+        Unmanaged<Dispatcher>.fromOpaque(context).takeUnretainedValue()
+            .bodyEvent(pending, UnsafeBufferPointer(start: data, count: data == nil ? 0 : count), status: status)
+    }
+
+    private static let onResponseWritten: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, Int) -> Void = {
+        _, requestContext, count in
+        guard let requestContext else { return }
+        Unmanaged<PendingRequest>.fromOpaque(requestContext).takeUnretainedValue().streamWritten(count)
     }
 
     private static let onLoopDrained: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Void = { context, _ in

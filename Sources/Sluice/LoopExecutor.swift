@@ -30,3 +30,9 @@ final class LoopExecutor: TaskExecutor, @unchecked Sendable {
         unsafeBitCast(job, to: UnownedJob.self).runSynchronously(on: executor.asUnownedTaskExecutor())
     }
 }
+
+/// What the C API needs to know about the calling thread.
+package enum LoopThread {
+    /// Whether the caller runs on an event loop thread, where nothing may block.
+    package static var isCurrent: Bool { sluice_io_on_loop_thread() != 0 }
+}

@@ -4,8 +4,8 @@ import Synchronization
 /// A request between its arrival on a loop and its answer: the shim's handle, the parsed
 /// request, its route, and what links it to its task, its gate queue and its timer.
 final class PendingRequest: @unchecked Sendable {
-    // @unchecked: `raw` is a C handle used only under `state`'s lock while the request is
-    // unanswered, and handed to the shim's respond call exactly once (`takeRaw`); every
+    // @unchecked: `raw` is a C handle used only under `state`'s lock until the request is
+    // answered (its answer handed to the shim once, whole or streamed); every
     // other stored property is immutable or behind the lock.
     private let raw: OpaquePointer
     let request: Request
@@ -27,14 +27,24 @@ final class PendingRequest: @unchecked Sendable {
         case queueTimeout(Gate, UInt64)
         /// The handler runs past its deadline: answer 504, the task is cancelled.
         case deadline
+        /// The deadline passed while the answer was being streamed: the connection closes.
+        case deadlineWhileStreaming
         /// Already answered: nothing to do.
         case none
+    }
+
+    /// How far the answer has gone: a streamed one is started, then ended.
+    private enum Phase {
+        case unanswered
+        case streaming
+        case answered
     }
 
     private struct State {
         var task: TaskHandle?
         var clientLeft = false
-        var answered = false
+        var phase = Phase.unanswered
+        var writer: ResponseWriter?
         var waiting: (gate: Gate, id: UInt64)?
         var queueTimerArmed = false
         var deadlineExpired = false
@@ -78,11 +88,15 @@ final class PendingRequest: @unchecked Sendable {
 
     /// The client left: cancel the linked task, if any. Loop thread.
     func markClientLeft() {
-        state.withLock { state in
+        let writer = state.withLock { state in
             state.clientLeft = true
             // Cancelled under the lock: the task cannot detach and end meanwhile.
             state.task?.task.cancel()
+            return state.writer
         }
+        let gone = StreamClosed("the client closed the connection")
+        request.bodyStream?.fail(gone)
+        writer?.fail(gone)
     }
 
     /// Records that the request now waits at `gate` as waiter `id`; the first wait arms the
@@ -91,7 +105,7 @@ final class PendingRequest: @unchecked Sendable {
     func beginWaiting(at gate: Gate, id: UInt64, queueTimeout: Duration?) {
         state.withLock { state in
             state.waiting = (gate, id)
-            if let queueTimeout, !state.queueTimerArmed && !state.answered {
+            if let queueTimeout, !state.queueTimerArmed && state.phase == .unanswered {
                 state.queueTimerArmed = true
                 sluice_io_request_set_timer(raw, max(1, queueTimeout.milliseconds))
             }
@@ -105,27 +119,102 @@ final class PendingRequest: @unchecked Sendable {
     /// Arms the handler's deadline, replacing the queue timer. Loop thread.
     func startDeadline(_ timeout: Duration) {
         state.withLock { state in
-            if !state.answered { sluice_io_request_set_timer(raw, max(1, timeout.milliseconds)) }
+            if state.phase == .unanswered { sluice_io_request_set_timer(raw, max(1, timeout.milliseconds)) }
         }
     }
 
     /// Decides what an expired timer means, and cancels the task on a deadline. Loop thread.
     func timerExpired() -> TimerExpiry {
+        let (expiry, writer) = state.withLock { state -> (TimerExpiry, ResponseWriter?) in
+            switch state.phase {
+            case .answered:
+                return (.none, nil)
+            case .streaming:
+                // Its status is out: the only way left to say "incomplete" is to close.
+                state.deadlineExpired = true
+                state.task?.task.cancel()
+                state.phase = .answered
+                sluice_io_response_end(raw, nil, 0, SLUICE_IO_RESPOND_DROP)
+                defer { state.writer = nil }
+                return (.deadlineWhileStreaming, state.writer)
+            case .unanswered:
+                if let waiting = state.waiting { return (.queueTimeout(waiting.gate, waiting.id), nil) }
+                state.deadlineExpired = true
+                state.task?.task.cancel()
+                return (.deadline, nil)
+            }
+        }
+        let late = StreamClosed("the handler's deadline passed")
+        writer?.fail(late)
+        switch expiry {
+        case .deadline, .deadlineWhileStreaming: request.bodyStream?.fail(late)
+        case .queueTimeout, .none: break
+        }
+        return expiry
+    }
+
+    /// The shim's handle, exactly once; nil if the request was answered (or its answer started) already.
+    func takeRaw() -> OpaquePointer? {
         state.withLock { state in
-            if state.answered { return .none }
-            if let waiting = state.waiting { return .queueTimeout(waiting.gate, waiting.id) }
-            state.deadlineExpired = true
-            state.task?.task.cancel()
-            return .deadline
+            if state.phase != .unanswered { return nil }
+            state.phase = .answered
+            return raw
         }
     }
 
-    /// The shim's handle, exactly once; nil if the request was answered already.
-    func takeRaw() -> OpaquePointer? {
+    // MARK: Streaming
+
+    /// Grants the connection credit for `bytes` more of a streamed body. Any thread.
+    func grantBody(_ bytes: Int) {
         state.withLock { state in
-            if state.answered { return nil }
-            state.answered = true
-            return raw
+            if state.phase != .answered { _ = sluice_io_request_read_body(raw, bytes) }
         }
+    }
+
+    /// Sends the head of a streamed answer; false if the request is answered already or its client left.
+    func startStream(status: Int, head: [UInt8], contentLength: Int?, flags: Int32, writer: ResponseWriter) -> Bool {
+        state.withLock { state in
+            guard state.phase == .unanswered, !state.clientLeft else { return false }
+            let rc = head.withUnsafeBufferPointer { head in
+                head.withMemoryRebound(to: CChar.self) { head in
+                    sluice_io_response_start(raw, Int32(status), head.baseAddress, head.count,
+                                             Int64(contentLength ?? -1), flags)
+                }
+            }
+            guard rc == 0 else { return false }
+            state.phase = .streaming
+            state.writer = writer
+            return true
+        }
+    }
+
+    /// Queues body bytes of the streamed answer; false once it is ended or aborted.
+    func writeStream(_ bytes: [UInt8]) -> Bool {
+        state.withLock { state in
+            guard state.phase == .streaming, !state.clientLeft else { return false }
+            return bytes.withUnsafeBytes { sluice_io_response_write(raw, $0.baseAddress, $0.count) } == 0
+        }
+    }
+
+    /// Ends the streamed answer: trailers after a chunked body, or a close when `abort`.
+    func endStream(trailers: [UInt8], abort: Bool) {
+        let writer = state.withLock { state -> ResponseWriter? in
+            defer { state.writer = nil }
+            guard state.phase == .streaming else { return nil }
+            state.phase = .answered
+            let flags = abort || state.clientLeft ? SLUICE_IO_RESPOND_DROP : 0
+            trailers.withUnsafeBufferPointer { trailers in
+                trailers.withMemoryRebound(to: CChar.self) { trailers in
+                    _ = sluice_io_response_end(raw, trailers.baseAddress, trailers.count, flags)
+                }
+            }
+            return state.writer
+        }
+        writer?.fail(StreamClosed("the response has ended"))
+    }
+
+    /// Payload of the streamed answer reached the socket. Loop thread.
+    func streamWritten(_ bytes: Int) {
+        state.withLock { $0.writer }?.written(bytes)
     }
 }

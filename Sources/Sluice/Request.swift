@@ -9,6 +9,9 @@ public struct Request: Sendable {
     public let query: String?
     public let headers: HTTPHeaders
     public let body: [UInt8]
+    /// The body as it arrives, on a route that streams it (`RouteOptions.streamsBody`) and
+    /// for a request that has one; `body` is then empty. nil otherwise.
+    public let bodyStream: RequestBodyStream?
     /// The `X-Request-ID` of this request: the client's own if it sent a valid one, else a fresh one.
     public let id: String
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
@@ -16,8 +19,9 @@ public struct Request: Sendable {
 
     public init(
         method: HTTPMethod, target: String, path: String, query: String?, headers: HTTPHeaders,
-        body: [UInt8], id: String, httpMinorVersion: Int = 1
+        body: [UInt8], id: String, httpMinorVersion: Int = 1, bodyStream: RequestBodyStream? = nil
     ) {
+        self.bodyStream = bodyStream
         self.method = method
         self.target = target
         self.path = path

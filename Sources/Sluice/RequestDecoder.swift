@@ -2,7 +2,7 @@ import CSluiceIO
 
 /// Copies a request out of the shim's read buffer, which is reused once the callback returns.
 enum RequestDecoder {
-    static func decode(_ view: sluice_io_request_view) -> Request {
+    static func decode(_ view: sluice_io_request_view, bodyStream: RequestBodyStream? = nil) -> Request {
         var headers: [HTTPHeaders.Element] = []
         headers.reserveCapacity(view.num_fields)
         var clientID: String?
@@ -24,7 +24,8 @@ enum RequestDecoder {
             headers: HTTPHeaders(headers),
             body: body,
             id: clientID ?? RequestID.make(),
-            httpMinorVersion: Int(view.version_minor)
+            httpMinorVersion: Int(view.version_minor),
+            bodyStream: bodyStream
         )
     }
 

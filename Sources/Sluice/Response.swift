@@ -6,6 +6,8 @@ public struct Response: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    /// A body written as it goes (`Response.stream`); when set, `body` is not sent.
+    public var streamedBody: ResponseBody?
 
     public init(status: Int = 200, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
         self.status = status

@@ -33,6 +33,15 @@ package enum ResponseHeadEncoder {
         return Encoded(bytes: bytes, flags: flags, valid: true)
     }
 
+    /// Trailer fields as lines; the invalid and the engine's own are left out.
+    static func encodeTrailers(_ trailers: HTTPHeaders) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for field in trailers where !isEngineOwned(field.name) && isToken(field.name) && isFieldValue(field.value) {
+            append(name: field.name, value: field.value, to: &bytes)
+        }
+        return bytes
+    }
+
     private static func append(name: String, value: String, to bytes: inout [UInt8]) {
         bytes.append(contentsOf: name.utf8)
         bytes.append(UInt8(ascii: ":"))

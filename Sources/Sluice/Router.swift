@@ -20,14 +20,23 @@ public struct RouteOptions: Sendable {
     public var middleware: [any Middleware]
     /// The handler's deadline, overriding `Configuration.handlerTimeout`; then 504.
     public var timeout: Duration?
+    /// Whether the handler takes the request body as it arrives (`Request.bodyStream`)
+    /// instead of collected in `Request.body`.
+    public var streamsBody: Bool
+    /// The largest body this route accepts, overriding `Configuration.maxBodyBytes`; beyond
+    /// it, 413 (from Content-Length before reading, or mid-stream, closing the connection).
+    public var maxBodyBytes: Int?
     /// A monitoring route (stats, health): it bypasses every gate and is left out of the
     /// request accounting, so it answers under overload and observing changes nothing observed.
     public var isMonitoring: Bool
 
     public init(
         runsOnLoop: Bool = true, gate: Gate? = nil, weight: Int = 1, timeout: Duration? = nil, isMonitoring: Bool = false,
-        priority: RequestPriority? = nil, share: GuaranteedShare? = nil, middleware: [any Middleware] = []
+        priority: RequestPriority? = nil, share: GuaranteedShare? = nil, middleware: [any Middleware] = [],
+        streamsBody: Bool = false, maxBodyBytes: Int? = nil
     ) {
+        self.streamsBody = streamsBody
+        self.maxBodyBytes = maxBodyBytes
         self.middleware = middleware
         self.priority = priority
         self.share = share
@@ -87,6 +96,14 @@ public struct Router: Sendable {
         var seen = Set<ObjectIdentifier>()
         let routes = literalRoutes.values.flatMap(\.values) + patternRoutes
         return routes.compactMap(\.options.gate).filter { seen.insert(ObjectIdentifier($0)).inserted }
+    }
+
+    /// Whether some route streams its body or has a body limit of its own: then each request
+    /// head with a body is routed before its body is read.
+    var plansBodies: Bool {
+        (literalRoutes.values.flatMap(\.values) + patternRoutes).contains {
+            $0.options.streamsBody || $0.options.maxBodyBytes != nil
+        }
     }
 
     /// Adds middleware around the routes added after this call (of this router or group).

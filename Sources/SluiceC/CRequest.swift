@@ -16,6 +16,8 @@ final class CRequest: @unchecked Sendable {
     let request: Request
     let context: RequestContext
     unowned let server: CServer
+    /// Whether its route streams the body (`stream_body`).
+    let streamsBody: Bool
 
     enum Answer: Sendable {
         case response(Response)
@@ -37,6 +39,7 @@ final class CRequest: @unchecked Sendable {
         var waiter: UnsafeContinuation<Answer, any Error>?
         var cancelHook: CancelHook?
         var cache: [String: CStringBox] = [:]
+        var streaming: CStreaming?
     }
 
     /// An owned C string (or its absence), freed with the request.
@@ -54,7 +57,8 @@ final class CRequest: @unchecked Sendable {
     private let id: CStringBox
     private let body: UnsafeMutableRawPointer
 
-    init(request: Request, context: RequestContext, server: CServer) {
+    init(request: Request, context: RequestContext, server: CServer, streamsBody: Bool = false) {
+        self.streamsBody = streamsBody
         self.request = request
         self.context = context
         self.server = server
@@ -98,6 +102,20 @@ final class CRequest: @unchecked Sendable {
     }
 
     var isCancelled: Bool { state.withLock { $0.cancelled } }
+
+    /// The request's streaming side, made on first use (most requests never stream).
+    var streaming: CStreaming {
+        state.withLock { state in
+            if let streaming = state.streaming { return streaming }
+            let streaming = CStreaming()
+            state.streaming = streaming
+            return streaming
+        }
+    }
+
+    /// Keeps the handle valid while C writes a streamed answer; `releaseStream` undoes it.
+    func retainForStream() { _ = Unmanaged.passUnretained(self).retain() }
+    func releaseStream() { Unmanaged.passUnretained(self).release() }
 
     var isAnswered: Bool { state.withLock { $0.answered } }
 
@@ -191,6 +209,8 @@ final class CRequest: @unchecked Sendable {
             return (state.waiter, state.cancelHook)
         }
         waiter?.resume(throwing: CancellationError())
+        // A handler blocked reading its body wakes with SLUICE_ECANCELED.
+        request.bodyStream?.fail(CancellationError())
         if let hook { hook.callback(handle, hook.userData) }
     }
 

@@ -94,11 +94,15 @@ final class CServer: @unchecked Sendable {
                 state.gates[name] = gate
                 routeOptions.gate = gate
             }
-            let blocking = options.blocking != 0
+            if options.max_body_bytes > 0 { routeOptions.maxBodyBytes = Int(clamping: options.max_body_bytes) }
+            routeOptions.streamsBody = options.stream_body != 0
+            // A streaming handler blocks in its reads and writes: never on a loop thread.
+            let blocking = options.blocking != 0 || options.stream_body != 0
             let monitoring = options.monitoring != 0
+            let streamsBody = routeOptions.streamsBody
             do {
                 try state.router.add(HTTPMethod(rawValue: method), pattern, options: routeOptions) { [unowned self] request, context in
-                    let cRequest = CRequest(request: request, context: context, server: self)
+                    let cRequest = CRequest(request: request, context: context, server: self, streamsBody: streamsBody)
                     let hooks = monitoring ? nil : self.hooks
                     return try await cRequest.run(handler, userData: box.value, pool: blocking ? self.blockingPool : nil, hooks: hooks)
                 }

@@ -65,18 +65,23 @@ public func sluiceRequestOnCancel(_ handle: OpaquePointer?,
     return request.onCancel(callback, userData: userData)
 }
 
-/// Builds a Response from C arguments; nil when one is invalid (status, header bytes).
-private func makeResponse(_ status: Int32, _ headers: UnsafePointer<sluice_header>?, _ count: Int,
-                          _ body: UnsafeRawPointer?, _ length: Int) -> Response? {
-    guard (100...999).contains(status), count == 0 || headers != nil, length == 0 || body != nil else { return nil }
+/// Header fields from C; nil when one is invalid (the engine would refuse it as a 500).
+private func makeHeaders(_ headers: UnsafePointer<sluice_header>?, _ count: Int) -> HTTPHeaders? {
+    guard count == 0 || headers != nil else { return nil }
     var fields = HTTPHeaders()
     for i in 0..<count {
-        // The engine's own checks: whatever it would refuse as a 500 is refused here at once.
         guard let name = CString.read(headers![i].name), let value = CString.read(headers![i].value),
             ResponseHeadEncoder.isToken(name), ResponseHeadEncoder.isFieldValue(value)
         else { return nil }
         fields.add(name: name, value: value)
     }
+    return fields
+}
+
+/// Builds a Response from C arguments; nil when one is invalid (status, header bytes).
+private func makeResponse(_ status: Int32, _ headers: UnsafePointer<sluice_header>?, _ count: Int,
+                          _ body: UnsafeRawPointer?, _ length: Int) -> Response? {
+    guard (100...999).contains(status), length == 0 || body != nil, let fields = makeHeaders(headers, count) else { return nil }
     let bytes = length > 0 ? Array(UnsafeRawBufferPointer(start: body, count: length)) : []
     return Response(status: Int(status), headers: fields, body: bytes)
 }
@@ -105,4 +110,63 @@ public func sluiceRespondOwned(_ handle: OpaquePointer?, _ status: Int32, _ head
 public func sluiceRespondError(_ handle: OpaquePointer?, _ status: Int32, _ message: UnsafePointer<CChar>?) -> Int32 {
     guard let request = CRequest.from(handle), (100...999).contains(status) else { return ErrorCode.invalid }
     return request.answer(.error(HTTPError(Int(status), message: CString.read(message))))
+}
+
+// MARK: Streaming
+
+@_cdecl("sluice_request_body_read")
+public func sluiceRequestBodyRead(_ handle: OpaquePointer?, _ buffer: UnsafeMutableRawPointer?, _ capacity: Int) -> Int64 {
+    guard let request = CRequest.from(handle), let buffer else { return Int64(ErrorCode.invalid) }
+    guard !LoopThread.isCurrent else { return Int64(ErrorCode.state) }
+    guard let stream = request.request.bodyStream else {
+        // A route that streams, for a request without a body: its end, at once.
+        return request.streamsBody ? 0 : Int64(ErrorCode.invalid)
+    }
+    if capacity == 0 { return 0 }
+    return request.streaming.readBody(stream, into: buffer, capacity: capacity)
+}
+
+@_cdecl("sluice_response_start")
+public func sluiceResponseStart(_ handle: OpaquePointer?, _ status: Int32, _ headers: UnsafePointer<sluice_header>?,
+                                _ count: Int, _ contentLength: Int64) -> Int32 {
+    guard let request = CRequest.from(handle) else { return ErrorCode.invalid }
+    guard (100...999).contains(status), let fields = makeHeaders(headers, count) else { return ErrorCode.invalid }
+    if request.isAnswered { return ErrorCode.state }
+    guard let body = request.streaming.beginResponse(contentLength: contentLength >= 0 ? Int(contentLength) : nil) else {
+        return ErrorCode.state
+    }
+    var response = Response(status: Int(status), headers: fields)
+    response.streamedBody = body
+    request.retainForStream()
+    let code = request.answer(.response(response))
+    if code != ErrorCode.ok {
+        _ = request.streaming.end(trailers: HTTPHeaders(), abort: true)
+        request.releaseStream()
+    }
+    return code
+}
+
+@_cdecl("sluice_response_write")
+public func sluiceResponseWrite(_ handle: OpaquePointer?, _ data: UnsafeRawPointer?, _ length: Int) -> Int32 {
+    guard let request = CRequest.from(handle), length == 0 || data != nil else { return ErrorCode.invalid }
+    guard !LoopThread.isCurrent else { return ErrorCode.state }
+    let bytes = length > 0 ? Array(UnsafeRawBufferPointer(start: data, count: length)) : []
+    return request.streaming.write(bytes)
+}
+
+@_cdecl("sluice_response_finish")
+public func sluiceResponseFinish(_ handle: OpaquePointer?, _ trailers: UnsafePointer<sluice_header>?, _ count: Int) -> Int32 {
+    guard let request = CRequest.from(handle) else { return ErrorCode.invalid }
+    guard let fields = makeHeaders(trailers, count) else { return ErrorCode.invalid }
+    guard request.streaming.end(trailers: fields, abort: false) else { return ErrorCode.state }
+    request.releaseStream()
+    return ErrorCode.ok
+}
+
+@_cdecl("sluice_response_abort")
+public func sluiceResponseAbort(_ handle: OpaquePointer?) -> Int32 {
+    guard let request = CRequest.from(handle) else { return ErrorCode.invalid }
+    guard request.streaming.end(trailers: HTTPHeaders(), abort: true) else { return ErrorCode.state }
+    request.releaseStream()
+    return ErrorCode.ok
 }

@@ -53,7 +53,8 @@ public func sluiceServerAddRoute(
     else { return ErrorCode.invalid }
     var routeOptions = sluice_route_options(size: MemoryLayout<sluice_route_options>.size, gate_limit: 0, gate_name: nil,
                                             weight: 1, timeout_ms: 0, blocking: 0, monitoring: 0,
-                                            priority: SLUICE_PRIORITY_DEFAULT, share_percent: 0, share_name: nil)
+                                            priority: SLUICE_PRIORITY_DEFAULT, share_percent: 0, share_name: nil,
+                                            stream_body: 0, max_body_bytes: 0)
     if let options {
         guard options.pointee.size >= MemoryLayout<sluice_route_options>.size, options.pointee.gate_limit >= 0,
             options.pointee.weight >= 1, (SLUICE_PRIORITY_DEFAULT...SLUICE_PRIORITY_CRITICAL).contains(options.pointee.priority),

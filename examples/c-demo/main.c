@@ -24,6 +24,7 @@ static const char usage[] =
     "                     [--gate-limit N] [--max-body-bytes N] [--drain-timeout-ms N]\n"
     "                     [--adaptive-target-ms N] [--min-limit N] [--overload-status 503|429]\n"
     "                     [--work-capacity N] [--work-weight N] [--fast-share PERCENT] [--access-log]\n"
+    "                     [--upload-limit-bytes N]\n"
     "                     [--log-level trace|debug|info|notice|warning|error|critical]\n";
 
 /* Parses a whole number in [min, max] or exits 2 with a readable message. */
@@ -77,6 +78,7 @@ static void parse(int argc, char **argv, sluice_server_options *o, routes_settin
         } else if (strcmp(flag, "--work-capacity") == 0) r->work_capacity = (int)number(flag, v, 0, 1000000);
         else if (strcmp(flag, "--work-weight") == 0) r->work_weight = (int)number(flag, v, 1, 1000000);
         else if (strcmp(flag, "--fast-share") == 0) r->fast_share_percent = (int)number(flag, v, 0, 100);
+        else if (strcmp(flag, "--upload-limit-bytes") == 0) r->upload_limit_bytes = (uint64_t)number(flag, v, 0, 1LL << 40);
         else if (strcmp(flag, "--log-level") == 0) {
             static const char *const levels[] = {"trace", "debug", "info", "notice", "warning", "error", "critical"};
             int known = 0;
@@ -118,7 +120,9 @@ static int fail(const char *what, int rc) {
 
 int main(int argc, char **argv) {
     sluice_server_options options = SLUICE_SERVER_OPTIONS_INIT;
-    static routes_settings settings = {.gate_limit = 4, .work_weight = 1};
+    static routes_settings settings = {.gate_limit = 4, .work_weight = 1, .upload_limit_bytes = 1ULL << 30};
+    /* Each open stream (/upload, /stream, /events) holds a thread of the blocking pool. */
+    options.blocking_pool_size = 64;
     parse(argc, argv, &options, &settings);
 
     /* Many concurrent clients need many descriptors: raise the soft limit to the hard one. */

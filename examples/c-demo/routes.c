@@ -2,6 +2,7 @@
 #include "routes.h"
 #include "delay.h"
 #include "dependency.h"
+#include "streaming.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -234,5 +235,6 @@ int routes_add(sluice_server *server, const routes_settings *settings) {
     if (!rc) rc = sluice_server_add_route(server, "GET", "/fail", fail, NULL, NULL);
     if (!rc) rc = sluice_server_add_route(server, "GET", "/gated", gated, NULL, &gate);
     if (!rc) rc = sluice_server_add_route(server, "GET", "/stats", stats, (void *)&settings->adaptive, &monitoring);
+    if (!rc) rc = streaming_routes_add(server, &settings->upload_limit_bytes);
     return rc;
 }

@@ -11,6 +11,7 @@ typedef struct routes_settings {
     int fast_share_percent; /* percent of the global budget guaranteed to /hello and /json; 0: none */
     int adaptive;           /* whether the global limit is adaptive (for /stats) */
     int access_log;         /* one line per handled request on stderr */
+    uint64_t upload_limit_bytes; /* the largest body /upload takes; beyond it, 413 mid-stream */
 } routes_settings;
 
 /* Adds every endpoint and the priority classifier. settings must outlive the server.

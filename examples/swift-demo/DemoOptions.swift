@@ -17,6 +17,7 @@ struct DemoOptions {
                            [--gate-limit N] [--max-body-bytes N] [--drain-timeout-ms N]
                            [--adaptive-target-ms N] [--min-limit N] [--overload-status 503|429]
                            [--work-capacity N] [--work-weight N] [--fast-share PERCENT] [--access-log]
+                           [--upload-limit-bytes N]
                            [--log-level trace|debug|info|notice|warning|error|critical]
         """
 
@@ -72,6 +73,7 @@ struct DemoOptions {
         case "--work-capacity": routes.workCapacity = try Self.integer(flag, value, in: 0...1_000_000)
         case "--work-weight": routes.workWeight = try Self.integer(flag, value, in: 1...1_000_000)
         case "--fast-share": routes.fastSharePercent = try Self.integer(flag, value, in: 0...100)
+        case "--upload-limit-bytes": routes.uploadLimitBytes = try Self.integer(flag, value, in: 0...(1 << 40))
         case "--log-level":
             guard let level = Logger.Level(rawValue: value) else {
                 throw DemoOptionsError(message: "--log-level takes trace, debug, info, notice, warning, error or critical")

@@ -13,6 +13,8 @@ enum DemoRoutes {
         var fastSharePercent = 0
         /// One line per handled request on stderr (not /stats, a monitoring route).
         var accessLog = false
+        /// The largest body /upload takes; beyond it, 413 mid-stream.
+        var uploadLimitBytes = 1 << 30
     }
 
     /// The demo's priority classes: `X-Priority: low|high` picks one (never `critical`, which
@@ -69,7 +71,60 @@ enum DemoRoutes {
             try await Task.sleep(for: .milliseconds(ms))
             return .json(#"{"in_flight":\#(context.gateOccupancyOnEntry ?? 0)}"#)
         }
+        addStreamingRoutes(to: &router, settings)
         return router
+    }
+
+    /// /upload, /stream and /events: bodies that are never held whole.
+    private static func addStreamingRoutes(to router: inout Router, _ settings: Settings) {
+        router.post("/upload", options: RouteOptions(streamsBody: true, maxBodyBytes: settings.uploadLimitBytes)) { request, _ in
+            var hash = SHA256()
+            var bytes = 0
+            if let body = request.bodyStream {
+                for try await chunk in body {
+                    hash.update(chunk)
+                    bytes += chunk.count
+                }
+            }
+            return .json(#"{"bytes":\#(bytes),"sha256":"\#(hash.finalizeHex())"}"#)
+        }
+        router.get("/stream") { request, _ in
+            let chunks = try integer(request, "chunks", default: 10, in: 0...10_000_000)
+            let size = try integer(request, "size", default: 1024, in: 1...(16 << 20))
+            let delay = try integer(request, "delay_ms", default: 0, in: 0...60_000)
+            return .stream(headers: ["Content-Type": "application/octet-stream"]) { writer in
+                var offset = 0
+                for index in 0..<chunks {
+                    if index > 0 && delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
+                    try await writer.write(streamPattern(offset: offset, count: size))
+                    offset += size
+                }
+            }
+        }
+        router.get("/events") { request, _ in
+            let count = try integer(request, "n", default: 10, in: 0...100_000)
+            let headers: HTTPHeaders = ["Content-Type": "text/event-stream", "Cache-Control": "no-cache"]
+            return .stream(headers: headers) { writer in
+                for index in 0..<count {
+                    if index > 0 { try await Task.sleep(for: .milliseconds(100)) }
+                    try await writer.write("id: \(index)\ndata: {\"seq\":\(index)}\n\n")
+                }
+            }
+        }
+    }
+
+    /// /stream's bytes: the lowercase alphabet over and over, from the stream's start.
+    static func streamPattern(offset: Int, count: Int) -> [UInt8] {
+        (0..<count).map { UInt8(ascii: "a") + UInt8((offset + $0) % 26) }
+    }
+
+    /// A whole-number query parameter within range; `fallback` when absent; else 400.
+    private static func integer(_ request: Request, _ name: String, default fallback: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard let text = request.queryParameter(name) else { return fallback }
+        guard let value = Int(text), range.contains(value) else {
+            throw HTTPError(400, message: "\(name) must be a whole number in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
     }
 
     struct DemoFailure: Error {}

@@ -46,7 +46,12 @@ typedef struct sluice_io_request_view {
     const uint8_t *body;
     size_t body_len;
     int keep_alive;
+    int body_streamed; /* 1: the body follows through on_body (body is NULL); set only in on_request */
 } sluice_io_request_view;
+
+/* The status of an on_body call; a negative one is an error: the HTTP status to answer, negated. */
+#define SLUICE_IO_BODY_DATA 0
+#define SLUICE_IO_BODY_END 1
 
 typedef struct sluice_io_callbacks {
     void *context;
@@ -70,6 +75,23 @@ typedef struct sluice_io_callbacks {
     void (*on_loop_drained)(void *context, int loop_index);
     /* Runs one job of the loop's executor; executor_context is the loop's. */
     void (*run_job)(void *executor_context, void *job);
+    /*
+     * Optional. A request head that announces a body arrived (only the head's fields of
+     * view are set). Returns the most body bytes this request may send (413 beyond) and
+     * sets *stream: 1 hands the request over at once, its body following in pieces through
+     * on_body as credit is granted (sluice_io_request_read_body); 0 collects the body first.
+     * NULL: every body is collected, under max_body_bytes. Loop thread.
+     */
+    uint64_t (*plan_body)(void *context, int loop_index, const sluice_io_request_view *head, int *stream);
+    /*
+     * A piece of a streamed body (status SLUICE_IO_BODY_DATA; data valid during the call only),
+     * its end (SLUICE_IO_BODY_END), or its failure (a negative status: -413 over the limit,
+     * -400 bad chunked coding). After a failure the connection closes after the answer. Never
+     * more bytes than the credit granted. Loop thread.
+     */
+    void (*on_body)(void *context, void *request_context, const uint8_t *data, size_t len, int status);
+    /* Payload bytes of a streamed response reached the socket (framing not counted). Loop thread. */
+    void (*on_response_written)(void *context, void *request_context, size_t bytes);
 } sluice_io_callbacks;
 
 typedef struct sluice_io_options {
@@ -141,6 +163,9 @@ void sluice_io_loop_set_executor_context(sluice_io_loop *loop, void *executor_co
  */
 void sluice_io_loop_enqueue_job(sluice_io_loop *loop, void *job);
 
+/* Whether the calling thread is any loop's thread (where nothing may block). */
+int sluice_io_on_loop_thread(void);
+
 /* Whether the calling thread is this loop's thread. */
 int sluice_io_loop_is_current(const sluice_io_loop *loop);
 
@@ -167,6 +192,43 @@ int sluice_io_request_set_timer(sluice_io_request *request, uint64_t ms);
 #define SLUICE_IO_RESPOND_DROP 2
 void sluice_io_respond(sluice_io_request *request, int status, const char *headers, size_t headers_len,
                        const void *body, size_t body_len, int flags);
+
+/*
+ * Streaming. These calls may come from any thread; they are queued to the request's loop
+ * and carried out there in the order they were made, never re-entering the caller with a
+ * callback. Each returns 0 or UV_ENOMEM (nothing queued). The handle stays valid until
+ * sluice_io_response_end (or sluice_io_respond) is called.
+ */
+
+/*
+ * Grants credit: the loop may hand on_body up to `credit` more bytes of a streamed body.
+ * The first grant answers "Expect: 100-continue" with 100 (Continue) if no body byte has
+ * arrived yet; a request whose body is never read is answered and its connection closed.
+ */
+int sluice_io_request_read_body(sluice_io_request *request, size_t credit);
+
+/*
+ * Starts a streamed answer: status line and the engine's fields as for sluice_io_respond,
+ * then Content-Length when content_length >= 0, else chunked transfer coding (HTTP/1.1)
+ * or a body delimited by closing the connection (HTTP/1.0). At most once, before writes.
+ */
+int sluice_io_response_start(sluice_io_request *request, int status, const char *headers, size_t headers_len,
+                             int64_t content_length, int flags);
+
+/*
+ * Queues body bytes (copied). Their arrival on the socket is reported by on_response_written;
+ * the caller bounds what it has queued and not yet seen written (backpressure). Bytes
+ * beyond a declared Content-Length, or for a HEAD request or a bodiless status, are dropped.
+ */
+int sluice_io_response_write(sluice_io_request *request, const void *data, size_t len);
+
+/*
+ * Ends a streamed answer: with chunked coding, the last chunk and `trailers` ("Name: value\r\n"
+ * lines, may be empty). A body shorter than its declared Content-Length, or flags
+ * SLUICE_IO_RESPOND_DROP (abort: a deadline or failure mid-stream), closes the connection
+ * instead, so the client sees the body is incomplete. After this call the handle is gone.
+ */
+int sluice_io_response_end(sluice_io_request *request, const char *trailers, size_t trailers_len, int flags);
 
 #ifdef __cplusplus
 }
