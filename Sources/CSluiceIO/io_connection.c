@@ -623,6 +623,7 @@ void sluice__conn_deliver(sluice_io_request *request) {
     int body_unread = conn->body_streaming && !conn->body_done;
     conn->body_streaming = conn->body_done = conn->body_failed = conn->continue_pending = 0;
     conn->body_credit = 0;
+    conn->body_len = 0; /* counted the streamed bytes; the next request's view must not see it */
     write_output(conn, out);
     if (conn->closing) return;
     if (close || body_unread || conn->peer_eof || conn->loop->draining) {

@@ -20,6 +20,7 @@ struct ClientResponse: Sendable {
     var status: Int
     var headers: [(String, String)]
     var body: [UInt8]
+    var trailers: [(String, String)] = []
 
     func header(_ name: String) -> String? {
         headers.first { $0.0.lowercased() == name.lowercased() }?.1
@@ -108,7 +109,7 @@ final class TestClient: @unchecked Sendable {
         }
     }
 
-    private func takeLine() throws -> String {
+    func takeLine() throws -> String {
         while true {
             if let index = buffer.firstIndex(of: UInt8(ascii: "\n")), index > 0, buffer[index - 1] == UInt8(ascii: "\r") {
                 let line = String(decoding: buffer[..<(index - 1)], as: UTF8.self)
@@ -143,10 +144,38 @@ final class TestClient: @unchecked Sendable {
             headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingSpaces))
         }
         var response = ClientResponse(status: status, headers: headers, body: [])
+        if response.header("transfer-encoding")?.lowercased() == "chunked", !forHead, status >= 200 {
+            while let chunk = try readChunk() { response.body += chunk }
+            response.trailers = try readFields()
+            return response
+        }
         if let length = response.header("content-length").flatMap(Int.init), !forHead, status >= 200 {
             response.body = try take(length)
         }
         return response
+    }
+
+    /// One chunk of a chunked body; nil for the last chunk (its trailers are left to `readFields`).
+    func readChunk() throws -> [UInt8]? {
+        let line = try takeLine()
+        guard let size = Int(line.split(separator: ";")[0], radix: 16) else {
+            throw TestClientError(description: "bad chunk size line: \(line)")
+        }
+        if size == 0 { return nil }
+        let data = try take(size)
+        guard try take(2) == [13, 10] else { throw TestClientError(description: "chunk data not followed by CRLF") }
+        return data
+    }
+
+    /// Header or trailer fields up to the empty line.
+    func readFields() throws -> [(String, String)] {
+        var fields: [(String, String)] = []
+        while true {
+            let line = try takeLine()
+            if line.isEmpty { return fields }
+            guard let colon = line.firstIndex(of: ":") else { throw TestClientError(description: "bad field: \(line)") }
+            fields.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingSpaces))
+        }
     }
 
     /// Sends a request and reads its response.

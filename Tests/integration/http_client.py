@@ -61,14 +61,53 @@ class Connection:
                 break
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-        length = int(headers.get("content-length", "0"))
         status = int(parts[1])
-        if head or status < 200 or status in (204, 304):
+        bodiless = head or status < 200 or status in (204, 304)
+        if not bodiless and "chunked" in headers.get("transfer-encoding", "").lower():
+            body, trailers = self.read_chunked()
+            response = Response(status, headers, body)
+            response.trailers = trailers
+            return response
+        length = int(headers.get("content-length", "0"))
+        if bodiless:
             length = 0
         while len(self.buffer) < length:
             self._fill()
         body, self.buffer = self.buffer[:length], self.buffer[length:]
         return Response(status, headers, body)
+
+    def read_exactly(self, n):
+        while len(self.buffer) < n:
+            self._fill()
+        data, self.buffer = self.buffer[:n], self.buffer[n:]
+        return data
+
+    def read_chunk(self):
+        """One chunk of a chunked body: its data, b"" for the last chunk (trailers not read)."""
+        size = int(self._line().split(";", 1)[0], 16)
+        if size == 0:
+            return b""
+        data = self.read_exactly(size)
+        if self.read_exactly(2) != b"\r\n":
+            raise ValueError("chunk data not followed by CRLF")
+        return data
+
+    def read_trailers(self):
+        trailers = {}
+        while True:
+            line = self._line()
+            if not line:
+                return trailers
+            name, _, value = line.partition(":")
+            trailers[name.strip().lower()] = value.strip()
+
+    def read_chunked(self):
+        parts = []
+        while True:
+            chunk = self.read_chunk()
+            if not chunk:
+                return b"".join(parts), self.read_trailers()
+            parts.append(chunk)
 
     def request(self, method, target, body=b"", headers=None):
         lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1"]
