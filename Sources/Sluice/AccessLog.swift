@@ -5,7 +5,9 @@ import Logging
 ///
 /// It logs what its handler chain answered: a thrown `HTTPError` as its status and error
 /// body, any other error as the 500 the engine answers, a request cancelled (client gone,
-/// deadline) as `cancelled`. Requests the engine refuses before any handler are not seen.
+/// deadline) as `cancelled`. A streamed response is logged when its body ends, with the
+/// bytes written and the whole duration (`aborted` if it broke off). Requests the engine
+/// refuses before any handler are not seen.
 public struct AccessLog: Middleware {
     private let logger: Logger
     private let level: Logger.Level
@@ -18,8 +20,12 @@ public struct AccessLog: Middleware {
     public func handle(_ request: Request, context: RequestContext, next: Handler) async throws -> Response {
         let started = MonotonicClock.now()
         do {
-            let response = try await next(request, context)
-            log(request, status: String(response.status), bytes: response.body.count, since: started)
+            var response = try await next(request, context)
+            if let body = response.streamedBody {
+                response.streamedBody = logged(body, request, status: response.status, since: started)
+            } else {
+                log(request, status: String(response.status), bytes: response.body.count, since: started)
+            }
             return response
         } catch let error as HTTPError {
             log(request, status: String(error.status), bytes: error.bodyByteCount(requestID: request.id), since: started)
@@ -33,6 +39,19 @@ public struct AccessLog: Middleware {
             }
             throw error
         }
+    }
+
+    /// The same body, logged once it is written.
+    private func logged(_ body: ResponseBody, _ request: Request, status: Int, since started: UInt64) -> ResponseBody {
+        ResponseBody(contentLength: body.contentLength, produce: { writer in
+            do {
+                try await body.produce(writer)
+                log(request, status: String(status), bytes: writer.bytesWritten, since: started)
+            } catch {
+                log(request, status: "\(status) aborted", bytes: writer.bytesWritten, since: started)
+                throw error
+            }
+        }, abandoned: body.abandoned)
     }
 
     private func log(_ request: Request, status: String, bytes: Int, since started: UInt64) {

@@ -96,9 +96,9 @@ public final class ResponseWriter: Sendable {
 public struct ResponseBody: Sendable {
     /// The body's length when known in advance (sent as Content-Length); nil for chunked coding.
     public let contentLength: Int?
-    let produce: @Sendable (ResponseWriter) async throws -> Void
+    package let produce: @Sendable (ResponseWriter) async throws -> Void
     /// Called instead of `produce` when the response cannot start (answered already, client gone).
-    let abandoned: (@Sendable () -> Void)?
+    package let abandoned: (@Sendable () -> Void)?
 
     package init(contentLength: Int?, produce: @escaping @Sendable (ResponseWriter) async throws -> Void,
                  abandoned: (@Sendable () -> Void)? = nil) {

@@ -66,7 +66,8 @@ final class CRequest: @unchecked Sendable {
         path = CStringBox(request.path)
         query = CStringBox(request.query)
         id = CStringBox(request.id)
-        body = malloc(max(1, request.body.count))!
+        // One byte more than the body: C sees a NUL-terminated buffer even for text bodies.
+        body = malloc(request.body.count + 1)!
         request.body.withUnsafeBytes { bytes in
             if let base = bytes.baseAddress { body.copyMemory(from: base, byteCount: bytes.count) }
         }
@@ -133,8 +134,18 @@ final class CRequest: @unchecked Sendable {
             after(handle, Int32(status), bytes, (ContinuousClock.now - started).microseconds, hooks.userData)
         }
         do {
-            let response = try await run(handler, userData: userData, pool: pool, before: hooks)
-            report(response.status, response.body.count)
+            var response = try await run(handler, userData: userData, pool: pool, before: hooks)
+            guard let body = response.streamedBody else {
+                report(response.status, response.body.count)
+                return response
+            }
+            // A streamed answer is reported when its body ends, with the bytes written.
+            let status = response.status
+            let reportLater = UncheckedSendable(report)
+            response.streamedBody = ResponseBody(contentLength: body.contentLength, produce: { writer in
+                defer { reportLater.value(status, writer.bytesWritten) }
+                try await body.produce(writer)
+            }, abandoned: body.abandoned)
             return response
         } catch let error as HTTPError {
             report(error.status, error.bodyByteCount(requestID: request.id))

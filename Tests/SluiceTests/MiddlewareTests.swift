@@ -115,16 +115,24 @@ struct MiddlewareTests {
             router.use(AccessLog(logger: logger))
             router.get("/hello") { _, _ in .text("Hello, World!") }
             router.get("/teapot") { _, _ in throw HTTPError(418, message: "short and stout") }
+            router.get("/streamed") { _, _ in
+                .stream { writer in
+                    try await writer.write("abc")
+                    try await writer.write("defg")
+                }
+            }
         }) { port in
             _ = try await blocking {
                 let client = try TestClient(port: port)
                 _ = try client.request("GET", "/hello", headers: ["X-Request-ID": "log-1"])
                 _ = try client.request("GET", "/teapot", headers: ["X-Request-ID": "log-2"])
                 _ = try client.request("GET", "/missing", headers: ["X-Request-ID": "log-3"])
+                _ = try client.request("GET", "/streamed", headers: ["X-Request-ID": "log-4"])
             }
         }
         let all = lines.all
-        #expect(all.count == 2, "the 404 never reached a handler")
+        #expect(all.count == 3, "the 404 never reached a handler")
+        #expect(all.last?.1 == "GET /streamed 200" && all.last?.2["bytes"] == "7", "a stream is logged at its end, with its bytes")
         #expect(all[0].0 == .info && all[0].1 == "GET /hello 200")
         #expect(all[0].2["bytes"] == "13" && all[0].2["request_id"] == "log-1")
         #expect(Double("\(all[0].2["duration_ms"] ?? "")") != nil)

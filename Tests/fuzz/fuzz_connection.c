@@ -6,6 +6,9 @@
  *   - after a half-close the server always ends the connection (no hang: a 5 s bound);
  *   - what the server sent is a sequence of complete, well-framed HTTP/1.1 responses;
  *   - the server keeps answering other connections.
+ * A path starting "/s" streams its body (limit 4096, credit granted 100 bytes at a time) and
+ * is answered by a streamed response once the body ends; so the streaming state machine
+ * (credit, 100-continue, 413 and 400 mid-body, answers queued as messages) is fuzzed too.
  * Input: byte 0 = flags (bit 0: reset instead of half-close), byte 1 = split seed, rest = bytes.
  */
 
@@ -30,9 +33,66 @@ static void require(int ok) {
     if (!ok) abort();
 }
 
+/* A request whose body streams: everything happens on the loop thread. */
+typedef struct streamed {
+    sluice_io_request *request;
+    size_t bytes;
+    int answered;
+} streamed;
+
+static uint64_t plan_body(void *context, int loop_index, const sluice_io_request_view *head, int *stream) {
+    (void)context;
+    (void)loop_index;
+    *stream = head->path_len >= 2 && head->path[1] == 's';
+    return 4096;
+}
+
+static void on_body(void *context, void *request_context, const uint8_t *data, size_t len, int status) {
+    (void)context;
+    (void)data;
+    streamed *s = request_context;
+    if (s->answered) return;
+    if (status == SLUICE_IO_BODY_DATA) {
+        s->bytes += len;
+        require(sluice_io_request_read_body(s->request, len) == 0);
+        return;
+    }
+    s->answered = 1;
+    if (status < 0) {
+        sluice_io_respond(s->request, -status, NULL, 0, NULL, 0, SLUICE_IO_RESPOND_CLOSE);
+        return;
+    }
+    char text[32];
+    int n = snprintf(text, sizeof(text), "streamed %zu", s->bytes);
+    require(sluice_io_response_start(s->request, 200, NULL, 0, n, 0) == 0);
+    require(sluice_io_response_write(s->request, text, (size_t)n) == 0);
+    require(sluice_io_response_end(s->request, NULL, 0, 0) == 0);
+}
+
+static void on_aborted(void *context, void *request_context) {
+    (void)context;
+    streamed *s = request_context;
+    if (s == NULL || s->answered) return;
+    s->answered = 1;
+    sluice_io_respond(s->request, 0, NULL, 0, NULL, 0, SLUICE_IO_RESPOND_DROP);
+}
+
+static void release(void *context, void *request_context) {
+    (void)context;
+    free(request_context);
+}
+
 static void on_request(void *context, int loop_index, sluice_io_request *request, const sluice_io_request_view *view) {
     (void)context;
     (void)loop_index;
+    if (view->body_streamed) {
+        streamed *s = calloc(1, sizeof(*s));
+        require(s != NULL);
+        s->request = request;
+        sluice_io_request_set_context(request, s);
+        require(sluice_io_request_read_body(request, 100) == 0);
+        return;
+    }
     static const char headers[] = "Content-Type: text/plain\r\n";
     /* Answer inline with the path (and the body length), exercising re-entry into the connection. */
     char body[64];
@@ -61,7 +121,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
     sluice_io_options options = {"127.0.0.1", 0, 1, 256, 1024, 32, 4096, 2000, 2000, 64, 64 * 1024};
-    sluice_io_callbacks callbacks = {NULL, on_request, ignore_context, ignore_context, ignore_context, ignore_loop, no_jobs};
+    sluice_io_callbacks callbacks = {NULL, on_request, on_aborted, release, ignore_context, ignore_loop, no_jobs,
+                                     plan_body, on_body, NULL};
     require(sluice_io_server_create(&server, &options, &callbacks) == 0);
     require(sluice_io_server_start(server) == 0);
     port = sluice_io_server_port(server);

@@ -31,10 +31,13 @@ def test_access_log_writes_one_line_per_handled_request(demo_path):
     echoed = request(port, "POST", "/echo", body=b"x" * 1000, headers={"X-Request-ID": "acc-3"})
     request(port, "GET", "/missing", headers={"X-Request-ID": "acc-4"})
     request(port, "GET", "/stats")
-    assert (hello.status, failed.status, echoed.status) == (200, 500, 200)
+    streamed = request(port, "GET", "/stream?chunks=3&size=10", headers={"X-Request-ID": "acc-5"})
+    assert (hello.status, failed.status, echoed.status, streamed.status) == (200, 500, 200, 200)
     lines = stop(process)
     by_id = {line["id"]: line for line in lines}
-    assert set(by_id) == {"acc-1", "acc-2", "acc-3"}, lines  # not the 404, not the monitoring route
+    assert set(by_id) == {"acc-1", "acc-2", "acc-3", "acc-5"}, lines  # not the 404, not the monitoring route
+    # A streamed answer is logged when its body ends, with the bytes it wrote.
+    assert by_id["acc-5"]["status"] == "200" and int(by_id["acc-5"]["bytes"]) == 30
     assert (by_id["acc-1"]["method"], by_id["acc-1"]["path"], by_id["acc-1"]["status"]) == ("GET", "/hello", "200")
     assert int(by_id["acc-1"]["bytes"]) == len(hello.body)
     assert by_id["acc-2"]["status"] == "500" and int(by_id["acc-2"]["bytes"]) == len(failed.body)

@@ -26,6 +26,17 @@ def test_echo_is_byte_exact(demo):
     assert response.body == body
 
 
+def test_echo_serves_every_body_size(demo):
+    # Every size across allocator boundaries: an off-by-one past a body's buffer would
+    # corrupt the heap at some of them (it once did, at 1000 bytes, in the C API).
+    sizes = list(range(0, 1100)) + [4095, 4096, 4097, 65535, 65536, 65537]
+    with Connection(demo.port) as connection:
+        for size in sizes:
+            body = bytes((size + i) % 256 for i in range(size))
+            response = connection.request("POST", "/echo", body)
+            assert response.status == 200 and response.body == body, size
+
+
 def test_client_request_id_is_echoed(demo):
     response = request(demo.port, "GET", "/hello", headers={"X-Request-ID": "client-chosen-42"})
     assert response.header("x-request-id") == "client-chosen-42"
