@@ -51,7 +51,8 @@ SLUICE_EXPORT const char *sluice_version(void);
 #define SLUICE_ERANGE (-8)      /* a caller's buffer is too small; the needed size is reported */
 #define SLUICE_EIO (-9)         /* another I/O failure */
 #define SLUICE_EBODY (-10)      /* the request body broke off: over the route's limit (the request
-                                   was answered 413) or malformed chunked coding (answered 400) */
+                                   was answered 413), malformed chunked coding (400), or no byte
+                                   within the header timeout while the handler waited (408) */
 
 /* A readable message for an error code; a static string. Any thread. */
 SLUICE_EXPORT const char *sluice_strerror(int error);
@@ -328,7 +329,7 @@ SLUICE_EXPORT int sluice_respond_error(sluice_request *request, int status, cons
  * Returns the bytes read (> 0); 0 at the end of the body (and for a request without one);
  * SLUICE_ECANCELED when the client left, the deadline passed or the server stops;
  * SLUICE_EBODY when the body broke off (over the limit: already answered 413; bad
- * chunked coding: 400); SLUICE_EINVAL for a NULL buffer or a route that does not stream;
+ * chunked coding: 400; stalled past the header timeout: 408); SLUICE_EINVAL for a NULL buffer or a route that does not stream;
  * SLUICE_ESTATE on a loop thread. One thread at a time per request.
  */
 SLUICE_EXPORT int64_t sluice_request_body_read(sluice_request *request, void *buffer, size_t capacity);

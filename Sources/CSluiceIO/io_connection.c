@@ -92,8 +92,9 @@ static void conn_close(sluice_io_conn *conn) {
     if (conn->next) conn->next->prev = conn->prev;
     free(conn->body);
     conn->body = NULL;
-    conn->pending_closes = 2;
+    conn->pending_closes = 3;
     uv_close((uv_handle_t *)&conn->timer, on_closed);
+    uv_close((uv_handle_t *)&conn->body_timer, on_closed);
     uv_close((uv_handle_t *)&conn->tcp, on_closed);
     atomic_fetch_sub(&loop->server->connections_open, 1);
     sluice__loop_check_drained(loop);
@@ -368,6 +369,28 @@ static void end_body_stream(sluice_io_conn *conn, int status) {
     deliver_body(conn, NULL, 0, status);
 }
 
+static void on_body_timer(uv_timer_t *timer) {
+    sluice_io_conn *conn = timer->data;
+    if (conn->closing || !conn->body_streaming || conn->body_done || conn->body_failed) return;
+    atomic_fetch_add(&conn->loop->server->timeouts, 1);
+    end_body_stream(conn, -408);
+}
+
+/*
+ * While the engine has credit left and nothing to deliver, the client owes the next bytes
+ * within the header timeout (a slowloris upload); while the engine holds no credit, the
+ * wait is the server's, and nothing runs.
+ */
+static void update_body_timer(sluice_io_conn *conn) {
+    int client_owes = !conn->closing && conn->body_streaming && !conn->body_done && !conn->body_failed &&
+                      conn->body_credit > 0;
+    if (client_owes) {
+        uv_timer_start(&conn->body_timer, on_body_timer, conn->loop->server->options.header_timeout_ms, 0);
+    } else {
+        uv_timer_stop(&conn->body_timer);
+    }
+}
+
 /* Passes body bytes from the read buffer to the engine, never more than its credit. */
 static int step_body_stream(sluice_io_conn *conn) {
     while (!conn->closing && conn->body_streaming && !conn->body_done && !conn->body_failed) {
@@ -408,6 +431,7 @@ static int step_body_stream(sluice_io_conn *conn) {
         if (rc == SLUICE_HTTP_CHUNK_END) end_body_stream(conn, SLUICE_IO_BODY_END);
         else if (rc == SLUICE_HTTP_INCOMPLETE) break;
     }
+    if (!conn->closing) update_body_timer(conn);
     return STEP_STOP;
 }
 
@@ -580,7 +604,8 @@ void sluice__conn_accept(sluice_io_loop *loop, uv_stream_t *listener) {
     conn->loop = loop;
     uv_tcp_init(&loop->uv, &conn->tcp);
     uv_timer_init(&loop->uv, &conn->timer);
-    conn->tcp.data = conn->timer.data = conn;
+    uv_timer_init(&loop->uv, &conn->body_timer);
+    conn->tcp.data = conn->timer.data = conn->body_timer.data = conn;
     conn->next = loop->conns;
     if (loop->conns) loop->conns->prev = conn;
     loop->conns = conn;
@@ -624,6 +649,7 @@ void sluice__conn_deliver(sluice_io_request *request) {
     conn->body_streaming = conn->body_done = conn->body_failed = conn->continue_pending = 0;
     conn->body_credit = 0;
     conn->body_len = 0; /* counted the streamed bytes; the next request's view must not see it */
+    uv_timer_stop(&conn->body_timer);
     write_output(conn, out);
     if (conn->closing) return;
     if (close || body_unread || conn->peer_eof || conn->loop->draining) {

@@ -106,7 +106,12 @@ final class Dispatcher: StatsSource {
             stream.finish()
         default:
             let code = Int(-status)
-            let error = HTTPError(code, message: code == 413 ? "request body too large" : "malformed request body")
+            let message = switch code {
+            case 413: "request body too large"
+            case 408: "request body timed out: no byte within the header timeout"
+            default: "malformed request body"
+            }
+            let error = HTTPError(code, message: message)
             stream.fail(error)
             // Answered now, whatever the handler does: the rest of the body cannot be read.
             pending.endStream(trailers: [], abort: true)

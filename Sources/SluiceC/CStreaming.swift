@@ -49,7 +49,7 @@ final class CStreaming: Sendable {
             let copied = Self.copy(&slice, into: buffer, capacity: capacity)
             state.withLock { $0.leftover = slice }
             return Int64(copied)
-        case .failure(let error as HTTPError) where error.status == 413 || error.status == 400:
+        case .failure(let error as HTTPError) where [400, 408, 413].contains(error.status):
             return Int64(SLUICE_EBODY)
         case .failure:
             return Int64(ErrorCode.cancelled)

@@ -99,6 +99,29 @@ private func eventually(_ seconds: Double = 10, _ condition: @Sendable () -> Boo
         }
     }
 
+    @Test func aStalledUploadTimesOutButASlowHandlerDoesNot() async throws {
+        try await withServer(configure: { $0.headerTimeout = .milliseconds(200); $0.bodyWindowBytes = 1024 }) { router in
+            router.post("/slow-reader", options: RouteOptions(streamsBody: true)) { request, _ in
+                // Longer than the header timeout before reading: the wait is the server's.
+                try await Task.sleep(for: .milliseconds(500))
+                var count = 0
+                for try await chunk in request.bodyStream! { count += chunk.count }
+                return .text("\(count)")
+            }
+        } _: { port in
+            try await blocking {
+                let client = try TestClient(port: port)
+                let body = [UInt8](repeating: 7, count: 200_000)
+                #expect(try client.request("POST", "/slow-reader", body: body).text == "200000")
+                // A client that stops sending mid-body while the handler reads: 408, closed.
+                try client.send("POST /slow-reader HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\nonly this")
+                let response = try client.readResponse()
+                #expect(response.status == 408)
+                #expect(try client.isClosedByServer())
+            }
+        }
+    }
+
     @Test func responseStreamsChunkedWithTrailersOrWithItsLength() async throws {
         try await withServer { router in
             router.get("/chunked") { _, _ in

@@ -7,6 +7,7 @@ whole would need 256 MiB more.
 """
 import hashlib
 import os
+import signal
 import socket
 import time
 
@@ -223,3 +224,20 @@ def test_deadline_ends_a_stream_by_closing_it(start_demo):
         assert not ended, "the stream must not end as if complete"
         assert 0 < received < 1000
     assert wait_until(lambda: stats(demo.port)["timed_out"] == 1)
+
+
+def test_graceful_stop_lets_a_stream_finish(start_demo):
+    demo = start_demo()
+    count = 8
+    with Connection(demo.port) as connection:
+        connection.send(f"GET /events?n={count} HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert connection._line().startswith("HTTP/1.1 200")
+        while connection._line():
+            pass
+        events = connection.read_chunk()
+        demo.process.send_signal(signal.SIGTERM)
+        while (chunk := connection.read_chunk()):
+            events += chunk
+        connection.read_trailers()
+    assert events.count(b"\n\n") == count
+    assert demo.process.wait(timeout=15) == 0
