@@ -89,7 +89,8 @@ typedef struct sluice_server_options {
     uint64_t queue_timeout_ms;   /* then 503 */
     uint64_t handler_timeout_ms; /* then 504, and the request is cancelled */
     uint64_t drain_timeout_ms;   /* graceful stop: how long requests may finish */
-    int blocking_pool_size;      /* threads for routes marked blocking */
+    int blocking_pool_size;      /* most threads for routes marked blocking (and streaming); each
+                                    starts when a handler finds none idle, then stays */
     int adaptive;                /* nonzero: the global limit adapts from handler latency, between
                                     adaptive_min_limit and max_concurrency */
     int adaptive_min_limit;

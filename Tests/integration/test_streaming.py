@@ -9,6 +9,7 @@ import hashlib
 import os
 import signal
 import socket
+import threading
 import time
 
 from conftest import wait_until
@@ -241,3 +242,33 @@ def test_graceful_stop_lets_a_stream_finish(start_demo):
         connection.read_trailers()
     assert events.count(b"\n\n") == count
     assert demo.process.wait(timeout=15) == 0
+
+
+def test_many_streams_at_once_each_keep_their_cadence(demo):
+    # Each stream holds its handler (and in the C demo a blocking thread) for its whole
+    # life: 200 at once must all start at once, not wait for earlier ones to end.
+    streams, count = 200, 10
+    first_event_after = [None] * streams
+    events_seen = [0] * streams
+
+    def watch(index):
+        with Connection(demo.port, timeout=30) as connection:
+            sent = time.monotonic()
+            connection.send(f"GET /events?n={count} HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert connection._line().startswith("HTTP/1.1 200")
+            while connection._line():
+                pass
+            while (chunk := connection.read_chunk()):
+                if first_event_after[index] is None:
+                    first_event_after[index] = time.monotonic() - sent
+                events_seen[index] += chunk.count(b"\n\n")
+            connection.read_trailers()
+
+    threads = [threading.Thread(target=watch, args=(i,)) for i in range(streams)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert events_seen == [count] * streams
+    # A stream lasts 0.9 s; had they run a batch at a time, the later ones would start seconds late.
+    assert max(first_event_after) < 1.5, sorted(first_event_after)[-5:]

@@ -121,8 +121,9 @@ static int fail(const char *what, int rc) {
 int main(int argc, char **argv) {
     sluice_server_options options = SLUICE_SERVER_OPTIONS_INIT;
     static routes_settings settings = {.gate_limit = 4, .work_weight = 1, .upload_limit_bytes = 1ULL << 30};
-    /* Each open stream (/upload, /stream, /events) holds a thread of the blocking pool. */
-    options.blocking_pool_size = 64;
+    /* Each open stream (/upload, /stream, /events) holds a thread of the blocking pool while
+     * it runs; the pool starts threads only as streams need them, so a high bound costs nothing. */
+    options.blocking_pool_size = 1024;
     parse(argc, argv, &options, &settings);
 
     /* Many concurrent clients need many descriptors: raise the soft limit to the hard one. */
