@@ -5,8 +5,6 @@
 #define _DEFAULT_SOURCE
 #include "test_support.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -125,18 +123,8 @@ static void routes(sluice_server *server) {
 }
 
 static int connect_to(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = http_connect(port, 16384);
     CHECK(fd >= 0);
-    struct timeval timeout = {20, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    int small = 16384;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-    struct sockaddr_in addr;
-    memset(&addr, 0, sizeof(addr));
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)port);
-    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-    CHECK(connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0);
     return fd;
 }
 

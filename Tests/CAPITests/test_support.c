@@ -8,19 +8,29 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-int http_exchange(int port, const char *request, char *out, size_t n) {
+int http_connect(int port, int receive_buffer) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
     struct timeval timeout = {10, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    if (receive_buffer > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof(addr));
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)port);
     inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int http_exchange(int port, const char *request, char *out, size_t n) {
+    int fd = http_connect(port, 0);
+    if (fd < 0) return -1;
     size_t length = strlen(request);
-    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
-        send(fd, request, length, MSG_NOSIGNAL) != (ssize_t)length) {
+    if (send(fd, request, length, MSG_NOSIGNAL) != (ssize_t)length) {
         close(fd);
         return -1;
     }

@@ -25,6 +25,10 @@
         }                                                                                             \
     } while (0)
 
+/* A TCP connection to 127.0.0.1:port with a 10 s receive timeout and, when receive_buffer > 0,
+ * that receive buffer size; -1 on failure. */
+int http_connect(int port, int receive_buffer);
+
 /* Sends request (raw bytes, a C string) to 127.0.0.1:port and reads the whole response into
  * out (capacity n, NUL-terminated; the server must close). Returns the status, or -1. */
 int http_exchange(int port, const char *request, char *out, size_t n);
