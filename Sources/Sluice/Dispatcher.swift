@@ -143,20 +143,26 @@ final class Dispatcher: StatsSource {
         var occupancyOnEntry: Int?
         // Route gate first, then the global one: always this order, so gates cannot
         // deadlock, and a request queued at its route holds no global permit.
+        // A free permit is taken synchronously: waiting (an async call) is the exception.
         if let routeGate {
-            do {
-                occupancyOnEntry = try await admit(pending, to: routeGate, weight: weight, budget: 0)
-            } catch {
-                refuse(pending, because: error, at: routeGate)
-                return
+            occupancyOnEntry = routeGate.tryAcquire(weight: weight, priority: pending.priority, budget: 0)
+            if occupancyOnEntry == nil {
+                do {
+                    occupancyOnEntry = try await wait(pending, at: routeGate, weight: weight, budget: 0)
+                } catch {
+                    refuse(pending, because: error, at: routeGate)
+                    return
+                }
             }
         }
-        do {
-            _ = try await admit(pending, to: gate, weight: weight, budget: budget)
-        } catch {
-            routeGate?.release(weight: weight)
-            refuse(pending, because: error, at: gate)
-            return
+        if gate.tryAcquire(weight: weight, priority: pending.priority, budget: budget) == nil {
+            do {
+                _ = try await wait(pending, at: gate, weight: weight, budget: budget)
+            } catch {
+                routeGate?.release(weight: weight)
+                refuse(pending, because: error, at: gate)
+                return
+            }
         }
         let started = MonotonicClock.now()
         pending.startDeadline(route.options.timeout ?? configuration.handlerTimeout)
@@ -185,9 +191,9 @@ final class Dispatcher: StatsSource {
         }
     }
 
-    private func admit(_ pending: PendingRequest, to gate: Gate, weight: Int, budget: Int) async throws -> Int {
+    /// Queues at `gate` (after a failed tryAcquire) until admitted, refused or timed out.
+    private func wait(_ pending: PendingRequest, at gate: Gate, weight: Int, budget: Int) async throws -> Int {
         let priority = pending.priority
-        if let occupancy = gate.tryAcquire(weight: weight, priority: priority, budget: budget) { return occupancy }
         let id = Gate.makeWaiterID()
         pending.beginWaiting(at: gate, id: id, queueTimeout: priority == .critical ? nil : queueTimeout)
         defer { pending.endWaiting() }
@@ -200,20 +206,24 @@ final class Dispatcher: StatsSource {
             gateOccupancyOnEntry: occupancyOnEntry, statsSource: self)
         do {
             if route.options.runsOnLoop {
-                return try await serve(try await route.handler(pending.request, context), pending)
+                let response = try await route.handler(pending.request, context)
+                // The common case answers with no further async call.
+                guard let body = response.streamedBody else { return .response(response) }
+                return try await stream(response, body, pending)
             }
             return try await withTaskExecutorPreference(globalConcurrentExecutor) {
-                try await self.serve(try await route.handler(pending.request, context), pending)
+                let response = try await route.handler(pending.request, context)
+                guard let body = response.streamedBody else { return .response(response) }
+                return try await self.stream(response, body, pending)
             }
         } catch {
             return .thrown(error)
         }
     }
 
-    /// A whole response goes back to be answered; a streamed one is answered here, as its
-    /// body is written, on the handler's executor and under its deadline.
-    private func serve(_ response: Response, _ pending: PendingRequest) async throws -> Outcome {
-        guard let body = response.streamedBody else { return .response(response) }
+    /// Answers with a streamed response as its body is written, on the handler's executor
+    /// and under its deadline.
+    private func stream(_ response: Response, _ body: ResponseBody, _ pending: PendingRequest) async throws -> Outcome {
         let encoded = ResponseHeadEncoder.encode(response, requestID: pending.request.id)
         guard encoded.valid else {
             body.abandoned?()

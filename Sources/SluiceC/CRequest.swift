@@ -40,6 +40,18 @@ final class CRequest: @unchecked Sendable {
         var cancelHook: CancelHook?
         var cache: [String: CStringBox] = [:]
         var streaming: CStreaming?
+        /// The fixed fields' C strings and the body copy, made on first read (most handlers
+        /// read few of them), freed with the request.
+        var fields = [Field: OwnedMemory]()
+    }
+
+    /// The fields C reads as strings, and the body.
+    enum Field: Hashable, Sendable { case method, path, query, id, body }
+
+    /// malloc'd memory owned by the request (or the absence of a value, for a missing query).
+    struct OwnedMemory: @unchecked Sendable {
+        // @unchecked: written once under the lock, freed in the request's deinit.
+        let pointer: UnsafeMutableRawPointer?
     }
 
     /// An owned C string (or its absence), freed with the request.
@@ -51,30 +63,19 @@ final class CRequest: @unchecked Sendable {
     }
 
     private let state = Locked(State())
-    private let method: CStringBox
-    private let path: CStringBox
-    private let query: CStringBox
-    private let id: CStringBox
-    private let body: UnsafeMutableRawPointer
 
     init(request: Request, context: RequestContext, server: CServer, streamsBody: Bool = false) {
         self.streamsBody = streamsBody
         self.request = request
         self.context = context
         self.server = server
-        method = CStringBox(request.method.rawValue)
-        path = CStringBox(request.path)
-        query = CStringBox(request.query)
-        id = CStringBox(request.id)
-        // One byte more than the body: C sees a NUL-terminated buffer even for text bodies.
-        body = malloc(request.body.count + 1)!
-        request.body.withUnsafeBytes { bytes in
-            if let base = bytes.baseAddress { body.copyMemory(from: base, byteCount: bytes.count) }
-        }
-        body.storeBytes(of: 0, toByteOffset: request.body.count, as: UInt8.self)
     }
 
-    deinit { free(body) }
+    deinit {
+        state.withLock { state in
+            for memory in state.fields.values { free(memory.pointer) }
+        }
+    }
 
     var handle: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
 
@@ -85,11 +86,39 @@ final class CRequest: @unchecked Sendable {
 
     // MARK: Reading
 
-    var methodPointer: UnsafePointer<CChar>? { UnsafePointer(method.pointer) }
-    var pathPointer: UnsafePointer<CChar>? { UnsafePointer(path.pointer) }
-    var queryPointer: UnsafePointer<CChar>? { UnsafePointer(query.pointer) }
-    var idPointer: UnsafePointer<CChar>? { UnsafePointer(id.pointer) }
-    var bodyPointer: UnsafeRawPointer { UnsafeRawPointer(body) }
+    var methodPointer: UnsafePointer<CChar>? { string(.method) { request.method.rawValue } }
+    var pathPointer: UnsafePointer<CChar>? { string(.path) { request.path } }
+    var queryPointer: UnsafePointer<CChar>? { string(.query) { request.query } }
+    var idPointer: UnsafePointer<CChar>? { string(.id) { request.id } }
+
+    /// The body, NUL-terminated one byte past its end (C may read a text body as a string).
+    var bodyPointer: UnsafeRawPointer {
+        UnsafeRawPointer(owned(.body) {
+            let body = request.body
+            let copy = malloc(body.count + 1)!
+            body.withUnsafeBytes { bytes in
+                if let base = bytes.baseAddress { copy.copyMemory(from: base, byteCount: bytes.count) }
+            }
+            copy.storeBytes(of: 0, toByteOffset: body.count, as: UInt8.self)
+            return copy
+        }!)
+    }
+
+    private func string(_ field: Field, _ text: () -> String?) -> UnsafePointer<CChar>? {
+        owned(field) { text().map { UnsafeMutableRawPointer(CString.copy($0)) } }.map {
+            UnsafePointer($0.assumingMemoryBound(to: CChar.self))
+        }
+    }
+
+    /// The memory made for `field` on its first read; every later read gets the same.
+    private func owned(_ field: Field, _ make: () -> UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+        state.withLock { state in
+            if let memory = state.fields[field] { return memory.pointer }
+            let memory = OwnedMemory(pointer: make())
+            state.fields[field] = memory
+            return memory.pointer
+        }
+    }
 
     /// A C string computed once per key and kept until the request is freed.
     func cached(_ key: String, _ compute: () -> String?) -> UnsafePointer<CChar>? {
@@ -185,7 +214,15 @@ final class CRequest: @unchecked Sendable {
             call()
             Unmanaged.passUnretained(self).release()
         }
-        switch try await waitForAnswer() {
+        // A handler that answered before returning (the common case on a loop thread) needs
+        // no suspension, continuation or cancellation handler.
+        let outcome: Answer
+        if let given = state.withLock({ $0.answer }) {
+            outcome = given
+        } else {
+            outcome = try await waitForAnswer()
+        }
+        switch outcome {
         case .response(let response): return response
         case .error(let error): throw error
         }
