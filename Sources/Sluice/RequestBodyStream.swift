@@ -117,10 +117,12 @@ public final class RequestBodyStream: AsyncSequence, Sendable {
         waiter?.resume(returning: nil)
     }
 
-    /// Ends the stream with `error`; chunks already received are dropped. The first failure stays.
+    /// Ends the stream with `error`; chunks already received are dropped. The first failure
+    /// stays. A body received whole stays readable: a client that closes after sending all
+    /// of it (perhaps only half-closing, to wait for the answer) has lost nothing.
     package func fail(_ error: any Error) {
         let waiter = state.withLock { state -> CheckedContinuation<[UInt8]?, any Error>? in
-            if state.ended && state.chunks.isEmpty && state.waiter == nil { return nil }
+            if state.ended { return nil }
             if state.failure == nil { state.failure = error }
             state.chunks.removeAll()
             defer { state.waiter = nil }

@@ -40,6 +40,15 @@ private func eventually(_ seconds: Double = 10, _ condition: @Sendable () -> Boo
         await #expect(throws: HTTPError.self) { _ = try await stream.next() }
         await #expect(throws: HTTPError.self) { _ = try await stream.next() }
 
+        // A body received whole stays readable whatever happens to the connection after it.
+        let whole = RequestBodyStream(window: 10)
+        whole.connect { _ in }
+        whole.receive([4, 5])
+        whole.finish()
+        whole.fail(StreamClosed("the client closed the connection"))
+        #expect(try await whole.next() == [4, 5])
+        #expect(try await whole.next() == nil)
+
         let waiting = RequestBodyStream(window: 10)
         waiting.connect { _ in }
         let reader = Task { try await waiting.next() }
