@@ -123,8 +123,8 @@ final class Dispatcher: StatsSource {
 
     private enum Outcome {
         case response(Response)
-        /// Answered as it was written (`Response.stream`), with this status.
-        case streamed(Int)
+        /// Answered as it was written (`Response.stream`), with this status; its head went out at `headAt`.
+        case streamed(Int, headAt: UInt64)
         case thrown(any Error)
     }
 
@@ -169,11 +169,17 @@ final class Dispatcher: StatsSource {
         stats.handlerStarted()
         let outcome = await run(route, pending, occupancyOnEntry: occupancyOnEntry)
         let ended = MonotonicClock.now()
-        if let moved = gate.release(weight: weight, budget: budget, latencyNanos: ended &- started, now: ended) {
+        // The latency the adaptive limit learns from ends when the answer is ready: a stream's
+        // body lasts as long as its client reads, which says nothing of load. The service time
+        // (for Retry-After) is how long the permits were held, stream included.
+        var answered = ended
+        if case .streamed(_, let headAt) = outcome { answered = headAt }
+        if let moved = gate.release(weight: weight, budget: budget, latencyNanos: answered &- started,
+                                    heldNanos: ended &- started, now: ended) {
             stats.limitMoved(moved)
         }
         // The route gate learns its service time too: its Retry-After is computed from it.
-        routeGate?.release(weight: weight, budget: 0, latencyNanos: ended &- started, now: ended)
+        routeGate?.release(weight: weight, budget: 0, latencyNanos: answered &- started, heldNanos: ended &- started, now: ended)
         stats.handlerEnded()
         finish(pending, outcome)
     }
@@ -230,6 +236,7 @@ final class Dispatcher: StatsSource {
             throw HTTPError(500, message: "the response has an invalid status or header field")
         }
         let writer = ResponseWriter(bound: configuration.writeHighWaterBytes) { [pending] in pending.writeStream($0) }
+        let headAt = MonotonicClock.now()
         guard pending.startStream(status: response.status, head: encoded.bytes, contentLength: body.contentLength,
                                   flags: encoded.flags, writer: writer) else {
             body.abandoned?()
@@ -242,7 +249,7 @@ final class Dispatcher: StatsSource {
             throw error
         }
         pending.endStream(trailers: ResponseHeadEncoder.encodeTrailers(writer.trailers), abort: false)
-        return .streamed(response.status)
+        return .streamed(response.status, headAt: headAt)
     }
 
     /// Counts the outcome once and answers, unless a deadline already answered 504.
@@ -253,7 +260,7 @@ final class Dispatcher: StatsSource {
         case .response(let response):
             stats.record(.completed)
             respond(pending, response)
-        case .streamed(let status):
+        case .streamed(let status, _):
             stats.record(.completed, error: status >= 500)
         case .thrown(let error) where pending.clientLeft:
             logger.debug("client left; handler ended with \(error)", metadata: ["request_id": "\(id)"])

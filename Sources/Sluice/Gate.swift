@@ -226,11 +226,12 @@ public final class Gate: Sendable {
         release(weight: weight, budget: 0, latencyNanos: nil)
     }
 
-    /// Returns `weight` permits of `budget`, with the time they were held (which feeds the
-    /// service time and the adaptive limit) and the monotonic time now.
+    /// Returns `weight` permits of `budget`, with the handler's latency (which feeds the
+    /// adaptive limit, and the service time unless `heldNanos` says how long the permits were
+    /// held beyond it, as for a streamed answer) and the monotonic time now.
     /// - Returns: The adaptive limit's view when this moved the limit, else nil.
     @discardableResult
-    func release(weight: Int, budget: Int, latencyNanos: UInt64?, now: UInt64 = 0) -> AdaptiveLimitStats? {
+    func release(weight: Int, budget: Int, latencyNanos: UInt64?, heldNanos: UInt64? = nil, now: UInt64 = 0) -> AdaptiveLimitStats? {
         let weight = clamp(weight)
         var moved: AdaptiveLimitStats?
         let admitted = state.withLock { state -> [(WaitingRoom.Waiter, Int)] in
@@ -239,7 +240,7 @@ public final class Gate: Sendable {
             state.permits.inFlight -= weight
             state.permits.inUse[budget] -= weight
             if let latencyNanos {
-                state.service[budget].record(latencyNanos: latencyNanos)
+                state.service[budget].record(latencyNanos: heldNanos ?? latencyNanos)
                 if state.limiter?.record(latencyNanos: latencyNanos, now: now, inFlight: inFlight) == true, let limiter = state.limiter {
                     state.permits.limit = limiter.limit
                     moved = AdaptiveLimitStats(limiter.snapshot)

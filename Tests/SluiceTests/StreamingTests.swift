@@ -131,6 +131,38 @@ private func eventually(_ seconds: Double = 10, _ condition: @Sendable () -> Boo
         }
     }
 
+    @Test func theAdaptiveLimitLearnsTheTimeToAnswerNotTheStreamsLength() async throws {
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        var configuration = Configuration()
+        configuration.port = 0
+        configuration.adaptiveConcurrency = AdaptiveConcurrency(targetLatency: .milliseconds(100), interval: .milliseconds(20))
+        var router = Router()
+        router.get("/slow-stream") { _, _ in
+            .stream { writer in
+                for _ in 0..<3 {
+                    try await writer.write("tick")
+                    try await Task.sleep(for: .milliseconds(40))
+                }
+            }
+        }
+        let server = Server(configuration: configuration, router: router) { continuation.yield($0) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            try await blocking {
+                let client = try TestClient(port: port)
+                for _ in 0..<8 { #expect(try client.request("GET", "/slow-stream").text == "tickticktick") }
+            }
+            let adaptive = try #require(server.stats.adaptive)
+            // Each stream lasts about 80 ms; the answer (its head) is ready at once.
+            #expect(adaptive.latency > .zero, "a window closed")
+            #expect(adaptive.latency < .milliseconds(20), "the stream's length is not handler latency")
+            server.shutdown()
+            try await group.waitForAll()
+        }
+    }
+
     @Test func responseStreamsChunkedWithTrailersOrWithItsLength() async throws {
         try await withServer { router in
             router.get("/chunked") { _, _ in
