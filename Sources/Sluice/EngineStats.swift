@@ -1,4 +1,4 @@
-import Metrics
+import CoreMetrics
 import Synchronization
 
 /// The engine's request counters, exact (atomics), and mirrored to swift-metrics.
