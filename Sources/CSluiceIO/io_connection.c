@@ -17,7 +17,6 @@
 enum { TIMER_NONE, TIMER_HEADER, TIMER_IDLE, TIMER_LINGER, TIMER_REQUEST };
 enum { STEP_STOP, STEP_CONTINUE };
 
-#define SLUICE_CONN_INITIAL_BUFFER 4096
 /* After an error answer, how long a closing connection drains the client's input. */
 #define SLUICE_CONN_LINGER_MS 2000
 /* The head parser re-reads the head from its start; this bounds the re-reads of a trickled head. */
@@ -68,6 +67,30 @@ static void update_reading(sluice_io_conn *conn) {
         uv_read_stop((uv_stream_t *)&conn->tcp);
         conn->reading = 0;
     }
+}
+
+/*
+ * Gives the read buffer back once nothing in it is pending: no partial request, no head kept
+ * for a body in progress. Most requests arrive whole in one read, so between requests a
+ * keep-alive connection holds no buffer, and a loop's idle connections cost their state only.
+ */
+static void release_buffer(sluice_io_conn *conn) {
+    if (conn->buf == NULL || conn->len != 0 || conn->head_len != 0 || conn->processing) return;
+    if (conn->state != CONN_HEAD && conn->state != CONN_WAITING && conn->state != CONN_CLOSING) return;
+    sluice_io_loop *loop = conn->loop;
+    if (conn->cap == SLUICE_IO_INITIAL_BUFFER && loop->spare_count < SLUICE_IO_SPARE_BUFFERS) {
+        loop->spare_buffers[loop->spare_count++] = conn->buf;
+    } else {
+        free(conn->buf);
+    }
+    conn->buf = NULL;
+    conn->cap = 0;
+    conn->scanned = 0;
+    conn->head_parse_valid = 0;
+}
+
+void sluice__conn_free_spares(sluice_io_loop *loop) {
+    while (loop->spare_count > 0) free(loop->spare_buffers[--loop->spare_count]);
 }
 
 static void on_closed(uv_handle_t *handle) {
@@ -545,6 +568,7 @@ static void conn_process(sluice_io_conn *conn) {
         }
     }
     conn->processing = 0;
+    release_buffer(conn);
     update_reading(conn);
 }
 
@@ -557,8 +581,13 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *out) {
         return;
     }
     size_t limit = buffer_limit(conn->loop->server);
+    sluice_io_loop *loop = conn->loop;
+    if (conn->buf == NULL && loop->spare_count > 0) {
+        conn->buf = loop->spare_buffers[--loop->spare_count];
+        conn->cap = SLUICE_IO_INITIAL_BUFFER;
+    }
     if (conn->cap - conn->len < 1024 && conn->cap < limit) {
-        size_t cap = conn->cap ? conn->cap * 2 : SLUICE_CONN_INITIAL_BUFFER;
+        size_t cap = conn->cap ? conn->cap * 2 : SLUICE_IO_INITIAL_BUFFER;
         if (cap > limit) cap = limit;
         char *buf = realloc(conn->buf, cap);
         if (buf) {

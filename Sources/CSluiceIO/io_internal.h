@@ -13,6 +13,11 @@
 
 typedef struct sluice_io_conn sluice_io_conn;
 
+/* Read buffers: each connection starts with this many bytes, grown as a request needs. */
+#define SLUICE_IO_INITIAL_BUFFER 4096
+/* Spare initial-size buffers a loop keeps for its connections (the rest are freed). */
+#define SLUICE_IO_SPARE_BUFFERS 16
+
 /* A growable ring of pointers; FIFO. */
 typedef struct sluice_io_ring {
     void **items;
@@ -53,6 +58,10 @@ struct sluice_io_loop {
     int drained_notified;
     int shutting_down;
     sluice_io_conn *conns;     /* open connections, a doubly linked list */
+    /* Read buffers of the initial size that idle connections gave back, for the next reader;
+     * loop thread only. An idle keep-alive connection then holds no buffer at all. */
+    char *spare_buffers[SLUICE_IO_SPARE_BUFFERS];
+    int spare_count;
 };
 
 struct sluice_io_server {
@@ -163,6 +172,8 @@ void sluice__conn_close_idle(sluice_io_conn *conn);
 void sluice__conn_abort(sluice_io_conn *conn);
 void sluice__conn_grant_body(sluice_io_conn *conn, uint64_t credit);
 void sluice__conn_write(sluice_io_conn *conn, sluice_io_output *out);
+/* Frees a loop's spare read buffers. */
+void sluice__conn_free_spares(sluice_io_loop *loop);
 
 /* io_stream.c */
 /* Carries out the streaming calls queued so far, in order. Loop thread. */

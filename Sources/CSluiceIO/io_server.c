@@ -159,6 +159,7 @@ void sluice_io_server_destroy(sluice_io_server *server) {
         }
         sluice__ring_free(&loop->jobs);
         sluice__ring_free(&loop->remote_jobs);
+        sluice__conn_free_spares(loop);
         free(loop->scratch_fields);
         free(loop->parse_fields);
     }
