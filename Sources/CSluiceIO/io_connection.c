@@ -93,11 +93,19 @@ void sluice__conn_free_spares(sluice_io_loop *loop) {
     while (loop->spare_count > 0) free(loop->spare_buffers[--loop->spare_count]);
 }
 
-static void on_closed(uv_handle_t *handle) {
-    sluice_io_conn *conn = handle->data;
+/* One of the connection's handles finished closing; the last one frees the connection. */
+static void handle_closed(sluice_io_conn *conn) {
     if (--conn->pending_closes > 0) return;
     free(conn->buf);
     free(conn);
+}
+
+static void on_closed(uv_handle_t *handle) { handle_closed(handle->data); }
+
+static void on_body_timer_closed(uv_handle_t *handle) {
+    sluice_io_conn *conn = handle->data;
+    free(handle);
+    handle_closed(conn);
 }
 
 static void conn_close(sluice_io_conn *conn) {
@@ -115,9 +123,9 @@ static void conn_close(sluice_io_conn *conn) {
     if (conn->next) conn->next->prev = conn->prev;
     free(conn->body);
     conn->body = NULL;
-    conn->pending_closes = 3;
+    conn->pending_closes = conn->body_timer ? 3 : 2;
     uv_close((uv_handle_t *)&conn->timer, on_closed);
-    uv_close((uv_handle_t *)&conn->body_timer, on_closed);
+    if (conn->body_timer) uv_close((uv_handle_t *)conn->body_timer, on_body_timer_closed);
     uv_close((uv_handle_t *)&conn->tcp, on_closed);
     atomic_fetch_sub(&loop->server->connections_open, 1);
     sluice__loop_check_drained(loop);
@@ -407,10 +415,17 @@ static void on_body_timer(uv_timer_t *timer) {
 static void update_body_timer(sluice_io_conn *conn) {
     int client_owes = !conn->closing && conn->body_streaming && !conn->body_done && !conn->body_failed &&
                       conn->body_credit > 0;
+    if (client_owes && conn->body_timer == NULL) {
+        conn->body_timer = malloc(sizeof(*conn->body_timer));
+        if (conn->body_timer == NULL) return; /* without it, the deadline still bounds the wait */
+        uv_timer_init(&conn->loop->uv, conn->body_timer);
+        conn->body_timer->data = conn;
+    }
+    if (conn->body_timer == NULL) return;
     if (client_owes) {
-        uv_timer_start(&conn->body_timer, on_body_timer, conn->loop->server->options.header_timeout_ms, 0);
+        uv_timer_start(conn->body_timer, on_body_timer, conn->loop->server->options.header_timeout_ms, 0);
     } else {
-        uv_timer_stop(&conn->body_timer);
+        uv_timer_stop(conn->body_timer);
     }
 }
 
@@ -633,8 +648,7 @@ void sluice__conn_accept(sluice_io_loop *loop, uv_stream_t *listener) {
     conn->loop = loop;
     uv_tcp_init(&loop->uv, &conn->tcp);
     uv_timer_init(&loop->uv, &conn->timer);
-    uv_timer_init(&loop->uv, &conn->body_timer);
-    conn->tcp.data = conn->timer.data = conn->body_timer.data = conn;
+    conn->tcp.data = conn->timer.data = conn;
     conn->next = loop->conns;
     if (loop->conns) loop->conns->prev = conn;
     loop->conns = conn;
@@ -678,7 +692,7 @@ void sluice__conn_deliver(sluice_io_request *request) {
     conn->body_streaming = conn->body_done = conn->body_failed = conn->continue_pending = 0;
     conn->body_credit = 0;
     conn->body_len = 0; /* counted the streamed bytes; the next request's view must not see it */
-    uv_timer_stop(&conn->body_timer);
+    if (conn->body_timer) uv_timer_stop(conn->body_timer);
     write_output(conn, out);
     if (conn->closing) return;
     if (close || body_unread || conn->peer_eof || conn->loop->draining) {

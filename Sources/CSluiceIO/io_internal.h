@@ -133,7 +133,8 @@ struct sluice_io_request {
 struct sluice_io_conn {
     uv_tcp_t tcp;
     uv_timer_t timer;
-    uv_timer_t body_timer;    /* a streamed body that stops arriving while the engine waits for it */
+    uv_timer_t *body_timer;   /* a streamed body that stops arriving while the engine waits for
+                                 it; made on a connection's first streamed body only */
     uv_shutdown_t shutdown;
     sluice_io_loop *loop;
     sluice_io_conn *prev, *next;
