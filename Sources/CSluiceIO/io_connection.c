@@ -325,12 +325,14 @@ static void dispatch(sluice_io_conn *conn) {
     conn->scanned = 0;
 }
 
-static void send_continue(sluice_io_conn *conn) {
+static void write_continue(sluice_io_conn *conn) {
     static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    write_output(conn, sluice__response_raw(line, sizeof(line) - 1));
+}
+
+static void send_continue(sluice_io_conn *conn) {
     /* Only if the client is still waiting: none of the body has arrived yet. */
-    if (conn->head.expect_continue && conn->len == conn->head_len) {
-        write_output(conn, sluice__response_raw(line, sizeof(line) - 1));
-    }
+    if (conn->head.expect_continue && conn->len == conn->head_len) write_continue(conn);
 }
 
 static int start_body(sluice_io_conn *conn) {
@@ -474,11 +476,11 @@ static int step_body_stream(sluice_io_conn *conn) {
 }
 
 void sluice__conn_grant_body(sluice_io_conn *conn, uint64_t credit) {
-    static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
     if (conn->closing || !conn->body_streaming) return;
     if (conn->continue_pending) {
         conn->continue_pending = 0;
-        if (conn->len == 0) write_output(conn, sluice__response_raw(line, sizeof(line) - 1));
+        /* The head was consumed at dispatch: anything left is body the client sent unasked. */
+        if (conn->len == 0) write_continue(conn);
     }
     conn->body_credit += credit;
     conn_process(conn);
