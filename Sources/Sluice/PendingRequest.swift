@@ -133,10 +133,7 @@ final class PendingRequest: @unchecked Sendable {
                 // Its status is out: the only way left to say "incomplete" is to close.
                 state.deadlineExpired = true
                 state.task?.task.cancel()
-                state.phase = .answered
-                sluice_io_response_end(raw, nil, 0, SLUICE_IO_RESPOND_DROP)
-                defer { state.writer = nil }
-                return (.deadlineWhileStreaming, state.writer)
+                return (.deadlineWhileStreaming, end(&state, trailers: [], flags: SLUICE_IO_RESPOND_DROP))
             case .unanswered:
                 if let waiting = state.waiting { return (.queueTimeout(waiting.gate, waiting.id), nil) }
                 state.deadlineExpired = true
@@ -199,18 +196,25 @@ final class PendingRequest: @unchecked Sendable {
     /// Ends the streamed answer: trailers after a chunked body, or a close when `abort`.
     func endStream(trailers: [UInt8], abort: Bool) {
         let writer = state.withLock { state -> ResponseWriter? in
-            defer { state.writer = nil }
-            guard state.phase == .streaming else { return nil }
-            state.phase = .answered
-            let flags = abort || state.clientLeft ? SLUICE_IO_RESPOND_DROP : 0
-            trailers.withUnsafeBufferPointer { trailers in
-                trailers.withMemoryRebound(to: CChar.self) { trailers in
-                    _ = sluice_io_response_end(raw, trailers.baseAddress, trailers.count, flags)
-                }
+            guard state.phase == .streaming else {
+                state.writer = nil
+                return nil
             }
-            return state.writer
+            return end(&state, trailers: trailers, flags: abort || state.clientLeft ? SLUICE_IO_RESPOND_DROP : 0)
         }
         writer?.fail(StreamClosed("the response has ended"))
+    }
+
+    /// Ends a streamed answer in the shim and unlinks its writer, which it returns. Under the lock.
+    private func end(_ state: inout State, trailers: [UInt8], flags: Int32) -> ResponseWriter? {
+        state.phase = .answered
+        trailers.withUnsafeBufferPointer { trailers in
+            trailers.withMemoryRebound(to: CChar.self) { trailers in
+                _ = sluice_io_response_end(raw, trailers.baseAddress, trailers.count, flags)
+            }
+        }
+        defer { state.writer = nil }
+        return state.writer
     }
 
     /// Payload of the streamed answer reached the socket. Loop thread.
