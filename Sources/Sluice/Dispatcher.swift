@@ -88,8 +88,8 @@ final class Dispatcher: StatsSource {
 
     /// A head with a body arrived: its route's body limit, and whether the route streams it. Loop thread.
     func planBody(_ view: sluice_io_request_view) -> (limit: Int, streams: Bool) {
-        let method = HTTPMethod(rawValue: String(decoding: UnsafeRawBufferPointer(start: view.method, count: view.method_len), as: UTF8.self))
-        let path = String(decoding: UnsafeRawBufferPointer(start: view.path, count: view.path_len), as: UTF8.self)
+        let method = HTTPMethod(rawValue: RequestDecoder.string(view.method, view.method_len))
+        let path = RequestDecoder.string(view.path, view.path_len)
         guard case .found(let route, _) = router.match(method: method, path: path) else {
             return (configuration.maxBodyBytes, false)
         }

@@ -34,7 +34,8 @@ enum RequestDecoder {
         return UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), count: count)
     }
 
-    private static func string(_ pointer: UnsafePointer<CChar>?, _ count: Int) -> String {
+    /// A string copied out of the shim's buffer.
+    static func string(_ pointer: UnsafePointer<CChar>?, _ count: Int) -> String {
         String(decoding: bytes(pointer, count), as: UTF8.self)
     }
 }
