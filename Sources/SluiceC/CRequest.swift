@@ -26,11 +26,7 @@ final class CRequest: @unchecked Sendable {
 
     typealias CancelCallback = @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void
 
-    private struct CancelHook: @unchecked Sendable {
-        // @unchecked: C function pointer and the user's opaque data, passed back untouched.
-        var callback: CancelCallback
-        var userData: UnsafeMutableRawPointer?
-    }
+    private typealias CancelHook = CCallback<CancelCallback>
 
     private struct State: Sendable {
         var answer: Answer?
@@ -38,28 +34,25 @@ final class CRequest: @unchecked Sendable {
         var cancelled = false
         var waiter: UnsafeContinuation<Answer, any Error>?
         var cancelHook: CancelHook?
-        var cache: [String: CStringBox] = [:]
         var streaming: CStreaming?
-        /// The fixed fields' C strings and the body copy, made on first read (most handlers
-        /// read few of them), freed with the request.
-        var fields = [Field: OwnedMemory]()
+        /// What C has read as C strings, and the body copy: each made on its first read (most
+        /// handlers read few of them), the same pointer for every later read, freed with the request.
+        var owned = [Field: OwnedMemory]()
     }
 
-    /// The fields C reads as strings, and the body.
-    enum Field: Hashable, Sendable { case method, path, query, id, body }
+    /// What C reads through a pointer the request owns.
+    enum Field: Hashable, Sendable {
+        case method, path, query, id, body
+        /// By lowercased name.
+        case header(String)
+        case parameter(String)
+        case queryParameter(String)
+    }
 
     /// malloc'd memory owned by the request (or the absence of a value, for a missing query).
     struct OwnedMemory: @unchecked Sendable {
         // @unchecked: written once under the lock, freed in the request's deinit.
         let pointer: UnsafeMutableRawPointer?
-    }
-
-    /// An owned C string (or its absence), freed with the request.
-    final class CStringBox: @unchecked Sendable {
-        // @unchecked: written once at init, freed in deinit.
-        let pointer: UnsafeMutablePointer<CChar>?
-        init(_ text: String?) { pointer = text.map(CString.copy) }
-        deinit { free(pointer) }
     }
 
     private let state = Locked(State())
@@ -73,7 +66,7 @@ final class CRequest: @unchecked Sendable {
 
     deinit {
         state.withLock { state in
-            for memory in state.fields.values { free(memory.pointer) }
+            for memory in state.owned.values { free(memory.pointer) }
         }
     }
 
@@ -104,7 +97,8 @@ final class CRequest: @unchecked Sendable {
         }!)
     }
 
-    private func string(_ field: Field, _ text: () -> String?) -> UnsafePointer<CChar>? {
+    /// `field` as a C string (NULL when `text` gives nil), made on its first read.
+    func string(_ field: Field, _ text: () -> String?) -> UnsafePointer<CChar>? {
         owned(field) { text().map { UnsafeMutableRawPointer(CString.copy($0)) } }.map {
             UnsafePointer($0.assumingMemoryBound(to: CChar.self))
         }
@@ -113,22 +107,11 @@ final class CRequest: @unchecked Sendable {
     /// The memory made for `field` on its first read; every later read gets the same.
     private func owned(_ field: Field, _ make: () -> UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
         state.withLock { state in
-            if let memory = state.fields[field] { return memory.pointer }
+            if let memory = state.owned[field] { return memory.pointer }
             let memory = OwnedMemory(pointer: make())
-            state.fields[field] = memory
+            state.owned[field] = memory
             return memory.pointer
         }
-    }
-
-    /// A C string computed once per key and kept until the request is freed.
-    func cached(_ key: String, _ compute: () -> String?) -> UnsafePointer<CChar>? {
-        let box = state.withLock { state in
-            if let box = state.cache[key] { return box }
-            let box = CStringBox(compute())
-            state.cache[key] = box
-            return box
-        }
-        return UnsafePointer(box.pointer)
     }
 
     var isCancelled: Bool { state.withLock { $0.cancelled } }
@@ -259,14 +242,14 @@ final class CRequest: @unchecked Sendable {
         waiter?.resume(throwing: CancellationError())
         // A handler blocked reading its body wakes with SLUICE_ECANCELED.
         request.bodyStream?.fail(CancellationError())
-        if let hook { hook.callback(handle, hook.userData) }
+        if let hook { hook.function(handle, hook.userData) }
     }
 
     func onCancel(_ callback: @escaping CancelCallback, userData: UnsafeMutableRawPointer?) -> Int32 {
         state.withLock { state in
             if state.cancelled { return ErrorCode.cancelled }
             if state.answered || state.cancelHook != nil { return ErrorCode.state }
-            state.cancelHook = CancelHook(callback: callback, userData: userData)
+            state.cancelHook = CancelHook(function: callback, userData: userData)
             return ErrorCode.ok
         }
     }

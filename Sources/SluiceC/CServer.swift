@@ -5,12 +5,15 @@ import Sluice
 import Glibc
 #endif
 
-/// A C classifier and its user data.
-struct ClassifierHook: @unchecked Sendable {
+/// A C function and the user data it is given back.
+struct CCallback<Function>: @unchecked Sendable {
     // @unchecked: a C function pointer and the user's opaque data, passed back untouched.
-    let function: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32
+    let function: Function
     let userData: UnsafeMutableRawPointer?
 }
+
+/// A C classifier and its user data.
+typealias ClassifierHook = CCallback<@convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32>
 
 /// The C before and after hooks, and their user data.
 struct Hooks: @unchecked Sendable {

@@ -22,19 +22,19 @@ public func sluiceRequestID(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
 @_cdecl("sluice_request_header")
 public func sluiceRequestHeader(_ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
     guard let request = CRequest.from(handle), let name = CString.read(name) else { return nil }
-    return request.cached("h:" + name.lowercased()) { request.request.headers[name] }
+    return request.string(.header(name.lowercased())) { request.request.headers[name] }
 }
 
 @_cdecl("sluice_request_param")
 public func sluiceRequestParam(_ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
     guard let request = CRequest.from(handle), let name = CString.read(name) else { return nil }
-    return request.cached("p:" + name) { request.context.parameter(name) }
+    return request.string(.parameter(name)) { request.context.parameter(name) }
 }
 
 @_cdecl("sluice_request_query_param")
 public func sluiceRequestQueryParam(_ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
     guard let request = CRequest.from(handle), let name = CString.read(name) else { return nil }
-    return request.cached("q:" + name) { request.request.queryParameter(name) }
+    return request.string(.queryParameter(name)) { request.request.queryParameter(name) }
 }
 
 @_cdecl("sluice_request_body")
