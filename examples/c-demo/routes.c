@@ -37,16 +37,19 @@ static char *json_string(char *out, size_t n, const char *text) {
     return out;
 }
 
-/* The ms query parameter: a whole number 0...3600000, 0 when absent; -1 when invalid. */
-static long long milliseconds(sluice_request *request) {
-    const char *text = sluice_request_query_param(request, "ms");
-    if (text == NULL) return 0;
+long long routes_query_integer(sluice_request *request, const char *name, long long fallback, long long low,
+                               long long high) {
+    const char *text = sluice_request_query_param(request, name);
+    if (text == NULL) return fallback;
     char *end = NULL;
     errno = 0;
-    long long ms = strtoll(text, &end, 10);
-    if (*text == '\0' || *end != '\0' || errno != 0 || ms < 0 || ms > 3600000) return -1;
-    return ms;
+    long long value = strtoll(text, &end, 10);
+    if (*text == '\0' || *end != '\0' || errno != 0 || value < low || value > high) return -1;
+    return value;
 }
+
+/* The ms query parameter: a whole number 0...3600000, 0 when absent; -1 when invalid. */
+static long long milliseconds(sluice_request *request) { return routes_query_integer(request, "ms", 0, 0, 3600000); }
 
 static void hello(sluice_request *request, void *user_data) {
     (void)user_data;

@@ -14,6 +14,10 @@ typedef struct routes_settings {
     uint64_t upload_limit_bytes; /* the largest body /upload takes; beyond it, 413 mid-stream */
 } routes_settings;
 
+/* A whole-number query parameter in [low, high] (low >= 0): fallback when absent, -1 when invalid. */
+long long routes_query_integer(sluice_request *request, const char *name, long long fallback, long long low,
+                               long long high);
+
 /* Adds every endpoint and the priority classifier. settings must outlive the server.
  * Returns 0 or a SLUICE_E* code. */
 int routes_add(sluice_server *server, const routes_settings *settings);

@@ -5,6 +5,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "streaming.h"
+#include "routes.h"
 #include "sha256.h"
 
 #include <errno.h>
@@ -18,18 +19,6 @@ static void pause_ms(long ms) {
     struct timespec delay = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&delay, &delay) != 0 && errno == EINTR) {
     }
-}
-
-/* A whole-number query parameter in [low, high]; fallback when absent; -1 when invalid. */
-static long long query_integer(sluice_request *request, const char *name, long long fallback, long long low,
-                               long long high) {
-    const char *text = sluice_request_query_param(request, name);
-    if (text == NULL) return fallback;
-    char *end = NULL;
-    errno = 0;
-    long long value = strtoll(text, &end, 10);
-    if (*text == '\0' || *end != '\0' || errno != 0 || value < low || value > high) return -1;
-    return value;
 }
 
 static void upload(sluice_request *request, void *user_data) {
@@ -69,9 +58,9 @@ static void fill_pattern(uint8_t *chunk, size_t size, uint64_t offset) {
 
 static void stream(sluice_request *request, void *user_data) {
     (void)user_data;
-    long long chunks = query_integer(request, "chunks", 10, 0, 10000000);
-    long long size = query_integer(request, "size", 1024, 1, 16 << 20);
-    long long delay = query_integer(request, "delay_ms", 0, 0, 60000);
+    long long chunks = routes_query_integer(request, "chunks", 10, 0, 10000000);
+    long long size = routes_query_integer(request, "size", 1024, 1, 16 << 20);
+    long long delay = routes_query_integer(request, "delay_ms", 0, 0, 60000);
     if (chunks < 0 || size < 0 || delay < 0) {
         sluice_respond_error(request, 400, "chunks (0...10000000), size (1...16777216) and delay_ms (0...60000) "
                                            "must be whole numbers in range");
@@ -100,7 +89,7 @@ static void stream(sluice_request *request, void *user_data) {
 
 static void events(sluice_request *request, void *user_data) {
     (void)user_data;
-    long long count = query_integer(request, "n", 10, 0, 100000);
+    long long count = routes_query_integer(request, "n", 10, 0, 100000);
     if (count < 0) {
         sluice_respond_error(request, 400, "n must be a whole number in 0...100000");
         return;

@@ -131,11 +131,11 @@ enum DemoRoutes {
 
     /// The `ms` query parameter: a whole number of milliseconds, 0 when absent.
     private static func milliseconds(_ request: Request) throws -> Int {
-        guard let text = request.queryParameter("ms") else { return 0 }
-        guard let ms = Int(text), (0...3_600_000).contains(ms) else {
+        do {
+            return try integer(request, "ms", default: 0, in: 0...3_600_000)
+        } catch {
             throw HTTPError(400, message: "ms must be a whole number of milliseconds, 0...3600000")
         }
-        return ms
     }
 
     static func statsJSON(_ stats: ServerStats) -> String {
