@@ -8,7 +8,10 @@ import Glibc
 /// through a futex in the kernel, which ThreadSanitizer cannot see: correct code guarded by
 /// it is reported as racy. ThreadSanitizer intercepts pthread mutexes, so the Swift tests
 /// can run clean under it. Uncontended, both cost about the same.
-package final class Locked<Value> {
+///
+/// A struct around its buffer, so a lock costs one allocation (one is made per request);
+/// copies share the buffer and so the lock.
+package struct Locked<Value> {
     private final class Storage: ManagedBuffer<Value, pthread_mutex_t> {
         deinit {
             // Only the mutex: the header is a stored property that the class destroys itself.
