@@ -75,14 +75,15 @@ final class Dispatcher: StatsSource {
             refusal = response
         }
         let priority = route.map { configuration.priorityClassifier?(request) ?? $0.options.priority ?? .normal } ?? .normal
-        let pending = PendingRequest(raw: raw, request: request, route: route, parameters: parameters, loopIndex: loopIndex,
-                                     priority: priority)
+        // Consumed, not copied: a copy of a request costs a retain and a release per field.
+        let pending = PendingRequest(raw: raw, request: consume request, route: route, parameters: parameters,
+                                     loopIndex: loopIndex, priority: priority)
         sluice_io_request_set_context(raw, Unmanaged.passRetained(pending).toOpaque())
         bodyStream?.connect { [weak pending] credit in pending?.grantBody(credit) }
         if let refusal {
             respond(pending, refusal)
         } else if !queues[loopIndex].push(pending) {
-            respond(pending, unavailable("server is shutting down", requestID: request.id))
+            respond(pending, unavailable("server is shutting down", requestID: pending.request.id))
         }
     }
 

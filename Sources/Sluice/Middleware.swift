@@ -27,8 +27,13 @@ extension HTTPError {
 enum MiddlewareChain {
     /// `handler` wrapped by `chain`, the first element outermost; the handler itself for no middleware.
     static func compose(_ chain: [any Middleware], _ handler: @escaping Handler) -> Handler {
-        chain.reversed().reduce(handler) { next, middleware in
-            { request, context in try await middleware.handle(request, context: context, next: next) }
+        // A loop, not `reduce`: a closure passed through a generic comes back wrapped in two
+        // reabstraction thunks, two more async frames and calls on every request.
+        var composed = handler
+        for middleware in chain.reversed() {
+            let next = composed
+            composed = { request, context in try await middleware.handle(request, context: context, next: next) }
         }
+        return composed
     }
 }

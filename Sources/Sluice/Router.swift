@@ -49,11 +49,21 @@ public struct RouteOptions: Sendable {
 }
 
 /// One registered route.
-public struct Route: Sendable {
+///
+/// A class: every request refers to its route, and one reference is cheaper to hold and
+/// copy than the options and handler it carries.
+public final class Route: Sendable {
     public let method: HTTPMethod
     public let pattern: RoutePattern
     public let options: RouteOptions
     let handler: Handler
+
+    init(method: HTTPMethod, pattern: RoutePattern, options: RouteOptions, handler: @escaping Handler) {
+        self.method = method
+        self.pattern = pattern
+        self.options = options
+        self.handler = handler
+    }
 }
 
 /// Method and path routing with path parameters.
