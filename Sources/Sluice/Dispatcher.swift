@@ -129,8 +129,29 @@ final class Dispatcher: StatsSource {
         case thrown(any Error)
     }
 
+    /// The permits a request holds while its handler runs.
+    private struct Admission {
+        let weight: Int
+        let budget: Int
+        /// The route gate's occupancy when the request entered it; nil without a route gate.
+        let occupancyOnEntry: Int?
+    }
+
+    /// How far free permits took a request.
+    private enum FreeAdmission {
+        case admitted(Admission)
+        /// Its route gate has no free permit: it holds none.
+        case waitAtRoute
+        /// It holds its route gate's permit (if the route has a gate); the global one is not free.
+        case waitAtGlobal(occupancyOnEntry: Int?)
+    }
+
     /// Passes the gates, runs the handler and answers; every path answers exactly once.
-    func handle(_ pending: PendingRequest) async {
+    ///
+    /// Kept small on purpose: everything live across an `await` here is in the task's async
+    /// frame, and frames that outgrow the task allocator's first slab cost a malloc each.
+    /// The synchronous steps are functions of their own.
+    nonisolated(nonsending) func handle(_ pending: PendingRequest) async {
         guard let route = pending.route else { return }
         pending.attachCurrentTask()
         defer { pending.detachTask() }
@@ -138,55 +159,102 @@ final class Dispatcher: StatsSource {
             await handleMonitoring(route, pending)
             return
         }
-        let routeGate = route.options.gate
+        let admission: Admission
+        switch tryAdmit(route, pending) {
+        case .admitted(let free):
+            admission = free
+        case .waitAtRoute:
+            guard let waited = await admitByWaiting(route, pending, holdingRoutePermit: false, occupancyOnEntry: nil) else { return }
+            admission = waited
+        case .waitAtGlobal(let occupancyOnEntry):
+            guard let waited = await admitByWaiting(route, pending, holdingRoutePermit: true, occupancyOnEntry: occupancyOnEntry)
+            else { return }
+            admission = waited
+        }
+        let started = startHandler(route, pending)
+        let outcome = await run(route, pending, occupancyOnEntry: admission.occupancyOnEntry)
+        complete(route, pending, admission, started: started, outcome)
+    }
+
+    /// Takes the permits that are free without waiting, route gate first (a free permit is
+    /// taken synchronously: waiting, an async call, is the exception).
+    private func tryAdmit(_ route: Route, _ pending: PendingRequest) -> FreeAdmission {
         let weight = route.options.weight
-        let budget = route.options.share.flatMap { budgets[ObjectIdentifier($0)] } ?? 0
+        let budget = budget(of: route)
         var occupancyOnEntry: Int?
-        // Route gate first, then the global one: always this order, so gates cannot
-        // deadlock, and a request queued at its route holds no global permit.
-        // A free permit is taken synchronously: waiting (an async call) is the exception.
-        if let routeGate {
+        if let routeGate = route.options.gate {
             occupancyOnEntry = routeGate.tryAcquire(weight: weight, priority: pending.priority, budget: 0)
-            if occupancyOnEntry == nil {
-                do {
-                    occupancyOnEntry = try await wait(pending, at: routeGate, weight: weight, budget: 0)
-                } catch {
-                    refuse(pending, because: error, at: routeGate)
-                    return
-                }
-            }
+            if occupancyOnEntry == nil { return .waitAtRoute }
         }
         if gate.tryAcquire(weight: weight, priority: pending.priority, budget: budget) == nil {
+            return .waitAtGlobal(occupancyOnEntry: occupancyOnEntry)
+        }
+        return .admitted(Admission(weight: weight, budget: budget, occupancyOnEntry: occupancyOnEntry))
+    }
+
+    private func budget(of route: Route) -> Int {
+        route.options.share.flatMap { budgets[ObjectIdentifier($0)] } ?? 0
+    }
+
+    /// Waits for the permits `tryAdmit` did not find free; nil when refused (and answered).
+    @inline(never) nonisolated(nonsending) private func admitByWaiting(_ route: Route, _ pending: PendingRequest, holdingRoutePermit: Bool,
+                                occupancyOnEntry: Int?) async -> Admission? {
+        let weight = route.options.weight
+        let budget = budget(of: route)
+        var occupancyOnEntry = occupancyOnEntry
+        // Route gate first, then the global one: always this order, so gates cannot
+        // deadlock, and a request queued at its route holds no global permit.
+        if let routeGate = route.options.gate, !holdingRoutePermit {
             do {
-                _ = try await wait(pending, at: gate, weight: weight, budget: budget)
+                occupancyOnEntry = try await wait(pending, at: routeGate, weight: weight, budget: 0)
             } catch {
-                routeGate?.release(weight: weight)
-                refuse(pending, because: error, at: gate)
-                return
+                refuse(pending, because: error, at: routeGate)
+                return nil
+            }
+            if gate.tryAcquire(weight: weight, priority: pending.priority, budget: budget) != nil {
+                return Admission(weight: weight, budget: budget, occupancyOnEntry: occupancyOnEntry)
             }
         }
+        do {
+            _ = try await wait(pending, at: gate, weight: weight, budget: budget)
+        } catch {
+            route.options.gate?.release(weight: weight)
+            refuse(pending, because: error, at: gate)
+            return nil
+        }
+        return Admission(weight: weight, budget: budget, occupancyOnEntry: occupancyOnEntry)
+    }
+
+    /// Arms the deadline and counts the handler in; returns when it started.
+    private func startHandler(_ route: Route, _ pending: PendingRequest) -> UInt64 {
         let started = MonotonicClock.now()
         pending.startDeadline(route.options.timeout ?? configuration.handlerTimeout)
         stats.handlerStarted()
-        let outcome = await run(route, pending, occupancyOnEntry: occupancyOnEntry)
+        return started
+    }
+
+    /// Returns the permits, teaching the gates the handler's latency, and answers.
+    private func complete(_ route: Route, _ pending: PendingRequest, _ admission: Admission, started: UInt64,
+                          _ outcome: consuming Outcome) {
         let ended = MonotonicClock.now()
         // The latency the adaptive limit learns from ends when the answer is ready: a stream's
         // body lasts as long as its client reads, which says nothing of load. The service time
         // (for Retry-After) is how long the permits were held, stream included.
         var answered = ended
         if case .streamed(_, let headAt) = outcome { answered = headAt }
-        if let moved = gate.release(weight: weight, budget: budget, latencyNanos: answered &- started,
+        if let moved = gate.release(weight: admission.weight, budget: admission.budget, latencyNanos: answered &- started,
                                     heldNanos: ended &- started, now: ended) {
             stats.limitMoved(moved)
         }
         // The route gate learns its service time too: its Retry-After is computed from it.
-        routeGate?.release(weight: weight, budget: 0, latencyNanos: answered &- started, heldNanos: ended &- started, now: ended)
+        route.options.gate?.release(weight: admission.weight, budget: 0, latencyNanos: answered &- started,
+                                    heldNanos: ended &- started, now: ended)
         stats.handlerEnded()
         finish(pending, outcome)
     }
 
     /// A monitoring route: no gate, no accounting, a deadline all the same.
-    private func handleMonitoring(_ route: Route, _ pending: PendingRequest) async {
+    @inline(never) nonisolated(nonsending) private func handleMonitoring(_ route: Route, _ pending: PendingRequest) async {
         pending.startDeadline(route.options.timeout ?? configuration.handlerTimeout)
         let outcome = await run(route, pending, occupancyOnEntry: nil)
         if pending.deadlineExpired { return }
@@ -199,7 +267,7 @@ final class Dispatcher: StatsSource {
     }
 
     /// Queues at `gate` (after a failed tryAcquire) until admitted, refused or timed out.
-    private func wait(_ pending: PendingRequest, at gate: Gate, weight: Int, budget: Int) async throws -> Int {
+    @inline(never) nonisolated(nonsending) private func wait(_ pending: PendingRequest, at gate: Gate, weight: Int, budget: Int) async throws -> Int {
         let priority = pending.priority
         let id = Gate.makeWaiterID()
         pending.beginWaiting(at: gate, id: id, queueTimeout: priority == .critical ? nil : queueTimeout)
@@ -207,29 +275,32 @@ final class Dispatcher: StatsSource {
         return try await gate.acquire(weight: weight, priority: priority, budget: budget, waiterID: id)
     }
 
-    private func run(_ route: Route, _ pending: PendingRequest, occupancyOnEntry: Int?) async -> Outcome {
+    @inline(never) nonisolated(nonsending) private func run(_ route: Route, _ pending: PendingRequest, occupancyOnEntry: Int?) async -> Outcome {
         let context = RequestContext(
             requestID: pending.request.id, parameters: pending.parameters, shared: shared,
             gateOccupancyOnEntry: occupancyOnEntry, statsSource: self)
+        if route.options.runsOnLoop {
+            return await invoke(route.handler, pending, context)
+        }
+        return await withTaskExecutorPreference(globalConcurrentExecutor) {
+            await self.invoke(route.handler, pending, context)
+        }
+    }
+
+    @inline(never) nonisolated(nonsending) private func invoke(_ handler: Handler, _ pending: PendingRequest, _ context: RequestContext) async -> Outcome {
         do {
-            if route.options.runsOnLoop {
-                let response = try await route.handler(pending.request, context)
-                // The common case answers with no further async call.
-                guard let body = response.streamedBody else { return .response(response) }
-                return try await stream(response, body, pending)
-            }
-            return try await withTaskExecutorPreference(globalConcurrentExecutor) {
-                let response = try await route.handler(pending.request, context)
-                guard let body = response.streamedBody else { return .response(response) }
-                return try await self.stream(response, body, pending)
-            }
+            let response = try await handler(pending.request, context)
+            // The common case answers with no further async call.
+            guard let body = response.streamedBody else { return .response(response) }
+            return try await stream(response, body, pending)
         } catch {
             return .thrown(error)
         }
     }
 
     /// Answers with a streamed response as its body is written, on the handler's executor
-    /// and under its deadline.
+    /// and under its deadline. Never inlined: its frame would swell every request's.
+    @inline(never)
     private func stream(_ response: Response, _ body: ResponseBody, _ pending: PendingRequest) async throws -> Outcome {
         let encoded = ResponseHeadEncoder.encode(response, requestID: pending.request.id)
         guard encoded.valid else {

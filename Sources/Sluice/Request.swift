@@ -1,5 +1,9 @@
 /// A complete HTTP request, as handed to a handler.
-public struct Request: Sendable {
+///
+/// Immutable, so a class behaves as a value would: handing it to a handler, a middleware or
+/// a task passes one reference, where a struct of its eight fields would be copied field by
+/// field (a retain and a release each) and widen every async frame that holds it.
+public final class Request: Sendable {
     public let method: HTTPMethod
     /// The request-target exactly as sent.
     public let target: String
