@@ -1,5 +1,5 @@
 /// A handler: takes a request and its context, returns a response or throws.
-public typealias Handler = @Sendable (Request, RequestContext) async throws -> Response
+public typealias Handler = nonisolated(nonsending) @Sendable (Request, RequestContext) async throws -> Response
 
 /// Where a route's handler runs and under what limits.
 public struct RouteOptions: Sendable {

@@ -150,8 +150,9 @@ struct ConnectionTests {
         try await withServer(routes: { router in
             router.get("/blocking", options: RouteOptions(runsOnLoop: false)) { _, _ in
                 usleep(20_000) // blocking on purpose: it must not stall the loop
-                return .text("done")
+                return .text(LoopThread.isCurrent ? "ran on a loop thread" : "done")
             }
+            router.get("/where") { _, _ in .text(LoopThread.isCurrent ? "loop" : "elsewhere") }
             standardRoutes(&router)
         }) { port in
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -165,6 +166,7 @@ struct ConnectionTests {
                     try await blocking {
                         let client = try TestClient(port: port)
                         for _ in 0..<50 { #expect(try client.request("GET", "/hello").status == 200) }
+                        #expect(try client.request("GET", "/where").text == "loop")
                     }
                 }
                 try await group.waitForAll()
