@@ -40,12 +40,20 @@ static void arm_timer(sluice_io_conn *conn, int mode) {
     set_timer(conn, mode, ms);
 }
 
+/*
+ * Lazy: a request moves its connection's timer four times (header, none, deadline, idle), and
+ * each uv_timer_start/stop is a heap operation on the loop's timers. So only the due time is
+ * recorded, and the libuv timer is moved only when it must fire sooner than it is armed for;
+ * firing early, it re-arms itself for what is then due (on_timer).
+ */
 static void set_timer(sluice_io_conn *conn, int mode, uint64_t ms) {
     conn->timer_mode = mode;
-    if (mode == TIMER_NONE) {
-        uv_timer_stop(&conn->timer);
-    } else {
+    if (mode == TIMER_NONE) return;
+    uint64_t due = uv_now(&conn->loop->uv) + ms;
+    conn->timer_due = due;
+    if (conn->timer_armed_due == 0 || due < conn->timer_armed_due) {
         uv_timer_start(&conn->timer, on_timer, ms, 0);
+        conn->timer_armed_due = due;
     }
 }
 
@@ -225,6 +233,14 @@ static void send_error(sluice_io_conn *conn, int status, const char *message) {
 
 static void on_timer(uv_timer_t *timer) {
     sluice_io_conn *conn = timer->data;
+    conn->timer_armed_due = 0;
+    if (conn->timer_mode == TIMER_NONE) return;
+    uint64_t now = uv_now(&conn->loop->uv);
+    if (conn->timer_due > now) { /* armed for an earlier mode; what is set now is due later */
+        uv_timer_start(&conn->timer, on_timer, conn->timer_due - now, 0);
+        conn->timer_armed_due = conn->timer_due;
+        return;
+    }
     int mode = conn->timer_mode;
     conn->timer_mode = TIMER_NONE;
     if (mode == TIMER_REQUEST) {

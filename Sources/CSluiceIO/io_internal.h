@@ -160,6 +160,8 @@ struct sluice_io_conn {
     sluice_io_request *current;
     int reading;
     int timer_mode;
+    uint64_t timer_due;       /* loop time when the timer's mode is due (set_timer) */
+    uint64_t timer_armed_due; /* when the libuv timer fires; 0 when it is not armed */
     int closing;              /* uv_close called */
     int processing;           /* inside conn_process; guards re-entry */
     int peer_eof;             /* the client sent FIN */
