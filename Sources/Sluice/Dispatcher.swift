@@ -24,12 +24,17 @@ final class Dispatcher: StatsSource {
     let drained = OneShotSignal()
     private let drainedLoops = Atomic<Int>(0)
     private let logger: Logger
+    /// Read on every request: kept here rather than read out of `configuration` each time.
+    private let bodyWindowBytes: Int
+    private let priorityClassifier: PriorityClassifier?
 
     init(configuration: Configuration, router: Router, shared: SharedState) {
         self.configuration = configuration
         self.router = router
         self.shared = shared
         self.logger = configuration.logger
+        self.bodyWindowBytes = configuration.bodyWindowBytes
+        self.priorityClassifier = configuration.priorityClassifier
         // Invalid settings build a working gate here; `run()` then refuses them with an error.
         var shares = router.shares
         self.sharesExceedBudget = !GuaranteedShare.fitInOneBudget(shares.map(\.fraction))
@@ -52,14 +57,30 @@ final class Dispatcher: StatsSource {
 
     /// Copies a request out of the shim's buffers, routes it, and queues it for a task.
     func accept(loopIndex: Int, raw: OpaquePointer, view: sluice_io_request_view) {
-        let bodyStream = view.body_streamed != 0 ? RequestBodyStream(window: configuration.bodyWindowBytes) : nil
+        let bodyStream = view.body_streamed != 0 ? RequestBodyStream(window: bodyWindowBytes) : nil
         let request = RequestDecoder.decode(view, bodyStream: bodyStream)
-        var refusal: Response?
-        var route: Route?
-        var parameters: [String: String] = [:]
+        guard case .found(let route, let parameters) = router.match(method: request.method, path: request.path) else {
+            refuseUnrouted(consume request, loopIndex: loopIndex, raw: raw)
+            return
+        }
+        let priority = priorityClassifier?(request) ?? route.options.priority ?? .normal
+        // Consumed, not copied.
+        let pending = PendingRequest(raw: raw, request: consume request, route: route, parameters: parameters,
+                                     loopIndex: loopIndex, priority: priority)
+        sluice_io_request_set_context(raw, Unmanaged.passRetained(pending).toOpaque())
+        bodyStream?.connect { [weak pending] credit in pending?.grantBody(credit) }
+        if !queues[loopIndex].push(pending) {
+            respond(pending, unavailable("server is shutting down", requestID: pending.request.id))
+        }
+    }
+
+    /// Answers a request no route takes: 404, 405, 501, or the server's `OPTIONS *`.
+    @inline(never)
+    private func refuseUnrouted(_ request: Request, loopIndex: Int, raw: OpaquePointer) {
+        let refusal: Response
         switch router.match(method: request.method, path: request.path) {
-        case .found(let found, let foundParameters):
-            (route, parameters) = (found, foundParameters)
+        case .found:
+            preconditionFailure("a routed request is not refused")
         case .methodNotAllowed(let allowed):
             var headers = HTTPHeaders()
             headers.add(name: "Allow", value: Set(allowed.map(\.rawValue)).sorted().joined(separator: ", "))
@@ -74,17 +95,10 @@ final class Dispatcher: StatsSource {
             response.headers.add(name: "Allow", value: names.sorted().joined(separator: ", "))
             refusal = response
         }
-        let priority = route.map { configuration.priorityClassifier?(request) ?? $0.options.priority ?? .normal } ?? .normal
-        // Consumed, not copied: a copy of a request costs a retain and a release per field.
-        let pending = PendingRequest(raw: raw, request: consume request, route: route, parameters: parameters,
-                                     loopIndex: loopIndex, priority: priority)
+        let pending = PendingRequest(raw: raw, request: request, route: nil, parameters: [:], loopIndex: loopIndex,
+                                     priority: .normal)
         sluice_io_request_set_context(raw, Unmanaged.passRetained(pending).toOpaque())
-        bodyStream?.connect { [weak pending] credit in pending?.grantBody(credit) }
-        if let refusal {
-            respond(pending, refusal)
-        } else if !queues[loopIndex].push(pending) {
-            respond(pending, unavailable("server is shutting down", requestID: pending.request.id))
-        }
+        respond(pending, refusal)
     }
 
     /// A head with a body arrived: its route's body limit, and whether the route streams it. Loop thread.
