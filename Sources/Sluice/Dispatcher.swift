@@ -289,33 +289,52 @@ final class Dispatcher: StatsSource {
         return try await gate.acquire(weight: weight, priority: priority, budget: budget, waiterID: id)
     }
 
-    @inline(never) nonisolated(nonsending) private func run(_ route: Route, _ pending: PendingRequest, occupancyOnEntry: Int?) async -> Outcome {
+    @inline(never) nonisolated(nonsending) private func run(_ route: Route, _ pending: PendingRequest,
+                                                            occupancyOnEntry: Int?) async -> Outcome {
         let context = RequestContext(
             requestID: pending.request.id, parameters: pending.parameters, shared: shared,
             gateOccupancyOnEntry: occupancyOnEntry, statsSource: self)
         if route.options.runsOnLoop {
             return await invoke(route.handler, pending, context)
         }
-        return await withTaskExecutorPreference(globalConcurrentExecutor) {
-            await self.invoke(route.handler, pending, context)
-        }
+        return await invokeOffLoop(route.handler, pending, context)
     }
 
-    @inline(never) nonisolated(nonsending) private func invoke(_ handler: Handler, _ pending: PendingRequest, _ context: RequestContext) async -> Outcome {
+    /// Runs a handler where the request's task runs: its loop.
+    @inline(never) nonisolated(nonsending) private func invoke(_ handler: Handler, _ pending: PendingRequest,
+                                                               _ context: RequestContext) async -> Outcome {
+        let response: Response
         do {
-            let response = try await handler(pending.request, context)
-            // The common case answers with no further async call.
-            guard let body = response.streamedBody else { return .response(response) }
-            return try await stream(response, body, pending)
+            response = try await handler(pending.request, context)
         } catch {
             return .thrown(error)
+        }
+        // The common case answers with no further async call.
+        guard let body = response.streamedBody else { return .response(response) }
+        return await stream(response, body, pending)
+    }
+
+    /// Runs a handler on Swift's global executor (`runsOnLoop: false`).
+    @inline(never) nonisolated(nonsending) private func invokeOffLoop(_ handler: Handler, _ pending: PendingRequest,
+                                                                      _ context: RequestContext) async -> Outcome {
+        await withTaskExecutorPreference(globalConcurrentExecutor) {
+            await self.invoke(handler, pending, context)
         }
     }
 
     /// Answers with a streamed response as its body is written, on the handler's executor
     /// and under its deadline. Never inlined: its frame would swell every request's.
-    @inline(never)
-    private func stream(_ response: Response, _ body: ResponseBody, _ pending: PendingRequest) async throws -> Outcome {
+    @inline(never) nonisolated(nonsending)
+    private func stream(_ response: Response, _ body: ResponseBody, _ pending: PendingRequest) async -> Outcome {
+        do {
+            return try await streamThrowing(response, body, pending)
+        } catch {
+            return .thrown(error)
+        }
+    }
+
+    nonisolated(nonsending)
+    private func streamThrowing(_ response: Response, _ body: ResponseBody, _ pending: PendingRequest) async throws -> Outcome {
         let encoded = ResponseHeadEncoder.encode(response, requestID: pending.request.id)
         guard encoded.valid else {
             body.abandoned?()
