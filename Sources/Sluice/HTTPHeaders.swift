@@ -52,14 +52,22 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
 
 extension String {
     func equalsIgnoringASCIICase(_ other: String) -> Bool {
-        var a = self, b = other
-        guard a.utf8.count == b.utf8.count else { return false }
-        return a.withUTF8 { x in
-            b.withUTF8 { y in
+        guard utf8.count == other.utf8.count else { return false }
+        return withUTF8Bytes { x in
+            other.withUTF8Bytes { y in
                 for i in 0..<x.count where x[i].asciiLowercased != y[i].asciiLowercased { return false }
                 return true
             }
         }
+    }
+
+    /// Calls `body` with the string's UTF-8 bytes. A native string lends its own storage (no
+    /// copy, no retain: `withUTF8` needs a mutable copy); any other is copied once.
+    @inline(__always)
+    func withUTF8Bytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        if let result = try utf8.withContiguousStorageIfAvailable(body) { return result }
+        var copy = self
+        return try copy.withUTF8(body)
     }
 }
 

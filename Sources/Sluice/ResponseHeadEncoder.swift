@@ -43,10 +43,10 @@ package enum ResponseHeadEncoder {
     }
 
     private static func append(name: String, value: String, to bytes: inout [UInt8]) {
-        bytes.append(contentsOf: name.utf8)
+        name.withUTF8Bytes { bytes.append(contentsOf: $0) }
         bytes.append(UInt8(ascii: ":"))
         bytes.append(UInt8(ascii: " "))
-        bytes.append(contentsOf: value.utf8)
+        value.withUTF8Bytes { bytes.append(contentsOf: $0) }
         bytes.append(UInt8(ascii: "\r"))
         bytes.append(UInt8(ascii: "\n"))
     }
@@ -63,25 +63,26 @@ package enum ResponseHeadEncoder {
         }
     }
 
-    /// RFC 9110 token characters, by byte value.
-    private static let tokenTable: [Bool] = (0..<256).map { byte in
-        switch UInt8(byte) {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            true
-        default:
-            "!#$%&'*+-.^_`|~".utf8.contains(UInt8(byte))
-        }
-    }
-
     /// Whether name is an RFC 9110 token; also used by the C API to refuse a bad name at once.
     package static func isToken(_ name: String) -> Bool {
-        var name = name
-        return name.withUTF8 { bytes in !bytes.isEmpty && bytes.allSatisfy { tokenTable[Int($0)] } }
+        name.withUTF8Bytes { bytes in !bytes.isEmpty && bytes.allSatisfy(isTokenByte) }
+    }
+
+    /// RFC 9110 tchar: ALPHA, DIGIT and "!#$%&'*+-.^_`|~".
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            true
+        default:
+            false
+        }
     }
 
     /// Whether value has no CR, LF or NUL (which would let a handler split the response).
     package static func isFieldValue(_ value: String) -> Bool {
-        var value = value
-        return value.withUTF8 { bytes in bytes.allSatisfy { $0 != 0 && $0 != 0x0A && $0 != 0x0D } }
+        value.withUTF8Bytes { bytes in bytes.allSatisfy { $0 != 0 && $0 != 0x0A && $0 != 0x0D } }
     }
 }
