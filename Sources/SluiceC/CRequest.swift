@@ -66,6 +66,7 @@ final class CRequest: @unchecked Sendable {
 
     deinit {
         state.withLock { state in
+            guard !state.owned.isEmpty else { return }
             for memory in state.owned.values { free(memory.pointer) }
         }
     }
@@ -108,9 +109,10 @@ final class CRequest: @unchecked Sendable {
     private func owned(_ field: Field, _ make: () -> UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
         state.withLock { state in
             if let memory = state.owned[field] { return memory.pointer }
-            let memory = OwnedMemory(pointer: make())
-            state.owned[field] = memory
-            return memory.pointer
+            // Nothing to keep for an absent value (a header not sent): NULL is as stable.
+            guard let pointer = make() else { return nil }
+            state.owned[field] = OwnedMemory(pointer: pointer)
+            return pointer
         }
     }
 
@@ -136,6 +138,7 @@ final class CRequest: @unchecked Sendable {
 
     /// Calls the before hook and the C handler (here, or on the blocking pool), waits for the
     /// answer, and reports it to the after hook.
+    nonisolated(nonsending)
     func run(_ handler: @escaping @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void,
              userData: UnsafeMutableRawPointer?, pool: BlockingPool?, hooks: Hooks?) async throws -> Response {
         guard let hooks, let after = hooks.after else {
@@ -168,24 +171,15 @@ final class CRequest: @unchecked Sendable {
         }
     }
 
+    nonisolated(nonsending)
     private func run(_ handler: @escaping @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void,
                      userData: UnsafeMutableRawPointer?, pool: BlockingPool?, before: Hooks?) async throws -> Response {
         // The two references C holds: until the handler returns, and until the answer.
-        let handle = UncheckedSendable(OpaquePointer(Unmanaged.passRetained(self).retain().toOpaque()))
-        let box = UncheckedSendable(userData)
-        let before = before?.before.map { hook in UncheckedSendable((hook, before?.userData)) }
-        // Runs the before hook, then the handler unless the hook answered; a hook that claims
-        // to have answered but did not gets the request answered 500.
-        let call: @Sendable () -> Void = { [self] in
-            if let before, before.value.0(handle.value, before.value.1) != 0 {
-                if !isAnswered { _ = answer(.error(HTTPError(500, message: "a before hook refused without answering"))) }
-                return
-            }
-            handler(handle.value, box.value)
-        }
+        let handle = OpaquePointer(Unmanaged.passRetained(self).retain().toOpaque())
         if let pool {
+            let call = UncheckedSendable((handler, userData, before, handle))
             let submitted = pool.submit { [self] in
-                call()
+                callHandler(call.value.0, userData: call.value.1, before: call.value.2, handle: call.value.3)
                 Unmanaged.passUnretained(self).release()
             }
             if !submitted {
@@ -194,13 +188,14 @@ final class CRequest: @unchecked Sendable {
                 throw HTTPError(503, message: "server is shutting down")
             }
         } else {
-            call()
+            callHandler(handler, userData: userData, before: before, handle: handle)
             Unmanaged.passUnretained(self).release()
         }
         // A handler that answered before returning (the common case on a loop thread) needs
         // no suspension, continuation or cancellation handler.
         let outcome: Answer
-        if let given = state.withLock({ $0.answer }) {
+        // Moved out, not copied: nothing reads the answer after this.
+        if let given = state.withLock({ state in state.answer.take() }) {
             outcome = given
         } else {
             outcome = try await waitForAnswer()
@@ -211,11 +206,23 @@ final class CRequest: @unchecked Sendable {
         }
     }
 
+    /// Runs the before hook, then the handler unless the hook answered; a hook that claims
+    /// to have answered but did not gets the request answered 500.
+    private func callHandler(_ handler: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void,
+                             userData: UnsafeMutableRawPointer?, before: Hooks?, handle: OpaquePointer) {
+        if let hook = before?.before, hook(handle, before?.userData) != 0 {
+            if !isAnswered { _ = answer(.error(HTTPError(500, message: "a before hook refused without answering"))) }
+            return
+        }
+        handler(handle, userData)
+    }
+
+    nonisolated(nonsending)
     private func waitForAnswer() async throws -> Answer {
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Answer, any Error>) in
                 let ready: Result<Answer, any Error>? = state.withLock { state in
-                    if let answer = state.answer { return .success(answer) }
+                    if let answer = state.answer.take() { return .success(answer) }
                     if state.cancelled { return .failure(CancellationError()) }
                     state.waiter = continuation
                     return nil
@@ -231,7 +238,7 @@ final class CRequest: @unchecked Sendable {
     /// the C cancel callback runs, and a later answer only releases the request.
     private func cancel() {
         let (waiter, hook) = state.withLock { state -> (UnsafeContinuation<Answer, any Error>?, CancelHook?) in
-            guard !state.cancelled, state.answer == nil else { return (nil, nil) }
+            guard !state.cancelled, !state.answered else { return (nil, nil) }
             state.cancelled = true
             defer {
                 state.waiter = nil

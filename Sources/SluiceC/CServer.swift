@@ -51,6 +51,8 @@ final class CServer: @unchecked Sendable {
     }
 
     private let state = Locked(State())
+    /// What every request reads, fixed at start before any request can arrive.
+    private let running = RunningSettings()
     /// Wakes threads waiting for start's outcome and for the end of the run.
     private let lifecycle = ConditionSignal()
     private let poolLock = Locked<BlockingPool?>(nil)
@@ -106,8 +108,8 @@ final class CServer: @unchecked Sendable {
             do {
                 try state.router.add(HTTPMethod(rawValue: method), pattern, options: routeOptions) { [unowned self] request, context in
                     let cRequest = CRequest(request: request, context: context, server: self, streamsBody: streamsBody)
-                    let hooks = monitoring ? nil : self.hooks
-                    return try await cRequest.run(handler, userData: box.value, pool: blocking ? self.blockingPool : nil, hooks: hooks)
+                    let hooks = monitoring ? nil : self.running.hooks
+                    return try await cRequest.run(handler, userData: box.value, pool: blocking ? self.running.pool : nil, hooks: hooks)
                 }
             } catch {
                 return ErrorCode.from(error)
@@ -116,10 +118,6 @@ final class CServer: @unchecked Sendable {
         }
     }
 
-    private var blockingPool: BlockingPool? { poolLock.withLock { $0 } }
-
-    /// The hooks, fixed once the server starts.
-    private var hooks: Hooks? { state.withLock { $0.hooks } }
 
     func setHooks(_ hooks: Hooks) -> Int32 {
         state.withLock { state in
@@ -155,13 +153,16 @@ final class CServer: @unchecked Sendable {
 
     /// Starts the server's task and waits until it listens or fails.
     func start() -> (Int32, Int) {
-        let setup: (Router, ClassifierHook?)? = state.withLock { state in
+        let setup: (Router, ClassifierHook?, Hooks?)? = state.withLock { state in
             guard case .configuring = state.phase else { return nil }
             state.phase = .starting
-            return (state.router, state.classifier)
+            return (state.router, state.classifier, state.hooks)
         }
-        guard let (router, classifier) = setup else { return (ErrorCode.state, 0) }
-        poolLock.withLock { $0 = BlockingPool(threadCount: blockingPoolSize) }
+        guard let (router, classifier, hooks) = setup else { return (ErrorCode.state, 0) }
+        let pool = BlockingPool(threadCount: blockingPoolSize)
+        poolLock.withLock { $0 = pool }
+        // Before the server's task exists: its threads, started after, see these.
+        running.freeze(hooks: hooks, pool: pool)
         var configuration = self.configuration
         if let classifier { configuration.priorityClassifier = priorityClassifier(classifier) }
         let server = Server(configuration: configuration, router: router, shared: shared) { [self] port in
@@ -226,4 +227,18 @@ final class CServer: @unchecked Sendable {
     }
 
     func gate(named name: String) -> Gate? { state.withLock { $0.gates[name] } }
+}
+
+/// The hooks and the blocking pool as requests read them: written once by `start` before the
+/// server's task is created, then only read, by threads that task starts.
+private final class RunningSettings: @unchecked Sendable {
+    // @unchecked: written once before any reader exists (task and thread creation order the
+    // write before every read), never after; reading them costs no lock per request.
+    private(set) nonisolated(unsafe) var hooks: Hooks?
+    private(set) nonisolated(unsafe) var pool: BlockingPool?
+
+    func freeze(hooks: Hooks?, pool: BlockingPool) {
+        self.hooks = hooks
+        self.pool = pool
+    }
 }
