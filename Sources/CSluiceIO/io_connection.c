@@ -191,6 +191,47 @@ static void on_write(uv_write_t *req, int status) {
     }
 }
 
+/*
+ * Writes out's bytes and then a body still in the caller's memory (a response answered on
+ * the loop: the body is not copied). What the socket does not take at once is copied into a
+ * new output and queued, since the caller's memory is gone when respond returns.
+ */
+static void write_output(sluice_io_conn *conn, sluice_io_output *out);
+
+static void write_output_lent(sluice_io_conn *conn, sluice_io_output *out, const void *body, size_t body_len) {
+    uv_buf_t bufs[2] = {uv_buf_init(out->data, (unsigned int)out->len), uv_buf_init((char *)body, (unsigned int)body_len)};
+    int n = uv_try_write((uv_stream_t *)&conn->tcp, bufs, 2);
+    if (n < 0 && n != UV_EAGAIN) {
+        free(out);
+        conn_close(conn);
+        return;
+    }
+    size_t written = n > 0 ? (size_t)n : 0;
+    size_t total = out->len + body_len;
+    if (written == total) {
+        free(out);
+        return;
+    }
+    sluice_io_output *rest = sluice__output_alloc(total - written);
+    if (rest == NULL) {
+        free(out);
+        conn_close(conn);
+        return;
+    }
+    if (written < out->len) {
+        memcpy(rest->data, out->data + written, out->len - written);
+        rest->len = out->len - written;
+        memcpy(rest->data + rest->len, body, body_len);
+        rest->len += body_len;
+    } else {
+        size_t body_done = written - out->len;
+        memcpy(rest->data, (const char *)body + body_done, body_len - body_done);
+        rest->len = body_len - body_done;
+    }
+    free(out);
+    write_output(conn, rest);
+}
+
 /* Tries the socket first so that small answers cost no allocation of a write request. */
 static void write_output(sluice_io_conn *conn, sluice_io_output *out) {
     if (out == NULL) {
@@ -286,7 +327,7 @@ static void fill_view(sluice_io_conn *conn, sluice_io_request_view *view) {
     view->version_minor = h->version_minor;
     view->fields = fields;
     view->num_fields = h->num_fields;
-    view->body = conn->body;
+    view->body = conn->body_in_buffer ? (const uint8_t *)conn->buf + conn->head_len : conn->body;
     view->body_len = (size_t)conn->body_len;
     view->keep_alive = h->keep_alive;
     view->body_streamed = 0;
@@ -331,11 +372,13 @@ static void dispatch(sluice_io_conn *conn) {
     loop->server->callbacks.on_request(loop->server->callbacks.context, loop->index, request, &view);
     free(conn->body);
     conn->body = NULL;
+    size_t body_in_buffer = conn->body_in_buffer ? (size_t)conn->body_len : 0;
+    conn->body_in_buffer = 0;
     conn->body_len = 0;
     /* The engine may have answered inside on_request; if that answer closed the connection,
      * its input was discarded (begin_closing) and there is no head left to consume. */
     if (conn->closing || conn->state == CONN_CLOSING) return;
-    consume(conn, 0, conn->head_len);
+    consume(conn, 0, conn->head_len + body_in_buffer);
     conn->head_len = 0;
     conn->head_parse_valid = 0;
     conn->scanned = 0;
@@ -533,6 +576,15 @@ static int step_head(sluice_io_conn *conn) {
         send_error(conn, 413, sluice_http_error_message(SLUICE_HTTP_ERR_BODY_TOO_LARGE));
         return STEP_STOP;
     }
+    if (!stream && conn->head.body_kind == SLUICE_HTTP_BODY_LENGTH &&
+        conn->len - conn->head_len >= conn->head.content_length) {
+        /* The whole body came with its head (the common case for small bodies): the engine
+         * copies it straight out of the read buffer. */
+        conn->body_in_buffer = 1;
+        conn->body_len = conn->head.content_length;
+        dispatch(conn);
+        return STEP_CONTINUE;
+    }
     if (!stream) return start_body(conn);
     start_body_stream(conn);
     return STEP_CONTINUE;
@@ -692,6 +744,8 @@ void sluice__conn_deliver(sluice_io_request *request) {
     sluice_io_output *out = request->output;
     int close = request->close_after;
     int drop = request->drop;
+    const void *lent_body = request->lent_body;
+    size_t lent_body_len = request->lent_body_len;
     const sluice_io_callbacks *callbacks = &request->loop->server->callbacks;
     if (request->context) callbacks->release_request_context(callbacks->context, request->context);
     free(request);
@@ -711,7 +765,11 @@ void sluice__conn_deliver(sluice_io_request *request) {
     conn->body_credit = 0;
     conn->body_len = 0; /* counted the streamed bytes; the next request's view must not see it */
     if (conn->body_timer) uv_timer_stop(conn->body_timer);
-    write_output(conn, out);
+    if (out && lent_body_len) {
+        write_output_lent(conn, out, lent_body, lent_body_len);
+    } else {
+        write_output(conn, out);
+    }
     if (conn->closing) return;
     if (close || body_unread || conn->peer_eof || conn->loop->draining) {
         begin_closing(conn);
@@ -746,14 +804,24 @@ void sluice_io_respond(sluice_io_request *request, int status, const char *heade
     request->drop = (flags & SLUICE_IO_RESPOND_DROP) != 0;
     request->close_after = (flags & SLUICE_IO_RESPOND_CLOSE) || !request->keep_alive ||
                            atomic_load(&loop->stop_accepting_requested);
+    int on_loop = sluice__current_loop == loop;
     if (!request->drop) {
         int connection = request->close_after ? SLUICE_CONNECTION_CLOSE
                          : request->http10    ? SLUICE_CONNECTION_KEEP_ALIVE
                                               : SLUICE_CONNECTION_DEFAULT;
-        request->output = sluice__response_build(status, request->is_head, connection, headers, headers_len, body,
-                                                 body_len);
+        /* On the loop a large body is written from the caller's memory, during this call. */
+        int lend = on_loop && body_len >= SLUICE_LEND_BODY_BYTES && !request->is_head && status >= 200 &&
+                   status != 204 && status != 304 && status <= 999;
+        if (lend) {
+            request->output = sluice__response_head(status, connection, SLUICE_FRAMING_LENGTH, body_len, headers, headers_len);
+            request->lent_body = body;
+            request->lent_body_len = body_len;
+        } else {
+            request->output = sluice__response_build(status, request->is_head, connection, headers, headers_len, body,
+                                                     body_len);
+        }
     }
-    if (sluice__current_loop == loop) {
+    if (on_loop) {
         /* Streaming calls queued before this answer go first: they may refer to this request. */
         sluice__stream_run_messages(loop);
         sluice__conn_deliver(request);

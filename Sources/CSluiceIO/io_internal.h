@@ -15,6 +15,8 @@ typedef struct sluice_io_conn sluice_io_conn;
 
 /* Read buffers: each connection starts with this many bytes, grown as a request needs. */
 #define SLUICE_IO_INITIAL_BUFFER 4096
+/* A body at least this large, answered on its loop, is written from the caller's memory. */
+#define SLUICE_LEND_BODY_BYTES 1024
 /* Spare initial-size buffers a loop keeps for its connections (the rest are freed). */
 #define SLUICE_IO_SPARE_BUFFERS 16
 
@@ -122,6 +124,9 @@ struct sluice_io_request {
     int keep_alive;
     int http10;                /* the request was HTTP/1.0 */
     sluice_io_output *output;  /* set by respond */
+    const void *lent_body;     /* on the loop: the caller's body, written from its memory by
+                                  deliver during respond (output then holds the head only) */
+    size_t lent_body_len;
     int close_after;
     int drop;                  /* close without answering: the client left */
     sluice_io_request *next;   /* in the loop's remote response list */
@@ -147,6 +152,7 @@ struct sluice_io_conn {
     int head_parse_valid;     /* loop->parse_fields still describe buf[0, head_len) */
     sluice_http_request head;
     uint8_t *body;
+    int body_in_buffer;       /* the whole body follows the head in buf: no copy into body */
     uint64_t body_len;
     uint64_t body_expected;
     sluice_http_chunked chunked;

@@ -37,6 +37,28 @@ def test_echo_serves_every_body_size(demo):
             assert response.status == 200 and response.body == body, size
 
 
+def test_echo_larger_than_the_socket_takes_at_once(start_demo):
+    # The client reads nothing until it has sent everything, through a small receive buffer,
+    # and the answer (6 MB) is larger than a loopback send buffer grows (4 MiB): the socket
+    # takes part of it, and the rest must follow intact (the server writes a body answered on
+    # its loop from the handler's memory, and keeps what the socket did not take).
+    import socket
+    demo = start_demo("--max-body-bytes", "8000000")
+    body = bytes((7 * i) % 251 for i in range(6_000_000))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(30)
+    sock.connect(("127.0.0.1", demo.port))
+    connection = Connection.__new__(Connection)
+    connection.sock, connection.buffer = sock, b""
+    with connection:
+        connection.send(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(body) + body +
+                        b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        echoed = connection.read_response()
+        assert echoed.status == 200 and echoed.body == body
+        assert connection.read_response().body == b"Hello, World!"
+
+
 def test_client_request_id_is_echoed(demo):
     response = request(demo.port, "GET", "/hello", headers={"X-Request-ID": "client-chosen-42"})
     assert response.header("x-request-id") == "client-chosen-42"
