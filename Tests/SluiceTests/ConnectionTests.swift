@@ -153,6 +153,8 @@ struct ConnectionTests {
                 return .text(LoopThread.isCurrent ? "ran on a loop thread" : "done")
             }
             router.get("/where") { _, _ in .text(LoopThread.isCurrent ? "loop" : "elsewhere") }
+            // A named function (nonisolated, so @concurrent) converts to a Handler as well.
+            router.get("/named", handler: namedHandler)
             standardRoutes(&router)
         }) { port in
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -167,6 +169,7 @@ struct ConnectionTests {
                         let client = try TestClient(port: port)
                         for _ in 0..<50 { #expect(try client.request("GET", "/hello").status == 200) }
                         #expect(try client.request("GET", "/where").text == "loop")
+                        #expect(try client.request("GET", "/named").text == "named")
                     }
                 }
                 try await group.waitForAll()
@@ -191,4 +194,9 @@ struct ConnectionTests {
             }
         }
     }
+}
+
+@Sendable
+private func namedHandler(_ request: Request, _ context: RequestContext) async throws -> Response {
+    .text("named")
 }
