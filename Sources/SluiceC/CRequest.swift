@@ -144,6 +144,16 @@ final class CRequest: @unchecked Sendable {
         guard let hooks, let after = hooks.after else {
             return try await run(handler, userData: userData, pool: pool, before: hooks)
         }
+        return try await runReporting(handler, userData: userData, pool: pool, hooks: hooks, after: after)
+    }
+
+    /// `run` with an after hook. Apart, and the steps below never inlined: one async frame
+    /// holding all of them outgrew the task allocator's slab (a malloc of its own per request).
+    @inline(never) nonisolated(nonsending)
+    private func runReporting(_ handler: @escaping @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void,
+                              userData: UnsafeMutableRawPointer?, pool: BlockingPool?, hooks: Hooks,
+                              after: @convention(c) (OpaquePointer?, Int32, Int, UInt64, UnsafeMutableRawPointer?) -> Void)
+        async throws -> Response {
         let started = ContinuousClock.now
         func report(_ status: Int, _ bytes: Int) {
             after(handle, Int32(status), bytes, (ContinuousClock.now - started).microseconds, hooks.userData)
@@ -171,7 +181,7 @@ final class CRequest: @unchecked Sendable {
         }
     }
 
-    nonisolated(nonsending)
+    @inline(never) nonisolated(nonsending)
     private func run(_ handler: @escaping @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void,
                      userData: UnsafeMutableRawPointer?, pool: BlockingPool?, before: Hooks?) async throws -> Response {
         // The two references C holds: until the handler returns, and until the answer.
@@ -217,7 +227,7 @@ final class CRequest: @unchecked Sendable {
         handler(handle, userData)
     }
 
-    nonisolated(nonsending)
+    @inline(never) nonisolated(nonsending)
     private func waitForAnswer() async throws -> Answer {
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Answer, any Error>) in
