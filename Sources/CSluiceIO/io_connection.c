@@ -369,6 +369,7 @@ static void dispatch(sluice_io_conn *conn) {
     sluice_io_request_view view;
     fill_view(conn, &view);
     view.body_streamed = conn->body_streaming;
+    loop->dispatched_unrun++;
     loop->server->callbacks.on_request(loop->server->callbacks.context, loop->index, request, &view);
     free(conn->body);
     conn->body = NULL;
@@ -708,7 +709,9 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     conn->len += (size_t)nread;
     if (conn->state == CONN_HEAD && conn->timer_mode == TIMER_IDLE) arm_timer(conn, TIMER_HEADER);
     if (conn->state == CONN_BODY_LENGTH || conn->state == CONN_BODY_CHUNKED) arm_timer(conn, TIMER_HEADER);
+    sluice_io_loop *loop = conn->loop;
     conn_process(conn);
+    sluice__loop_run_jobs_if_many(loop);
 }
 
 void sluice__conn_accept(sluice_io_loop *loop, uv_stream_t *listener) {

@@ -46,6 +46,8 @@ void sluice__ring_free(sluice_io_ring *ring) {
  * other (a job writes a chunk, a written chunk resumes a task), which run in this pass too.
  */
 static void run_local_jobs(sluice_io_loop *loop) {
+    loop->running_jobs = 1;
+    loop->dispatched_unrun = 0;
     do {
         void *job;
         while ((job = sluice__ring_pop(&loop->jobs)) != NULL) {
@@ -54,6 +56,12 @@ static void run_local_jobs(sluice_io_loop *loop) {
         sluice__stream_run_messages(loop);
     } while (loop->jobs.count > 0);
     uv_idle_stop(&loop->idle);
+    loop->running_jobs = 0;
+}
+
+void sluice__loop_run_jobs_if_many(sluice_io_loop *loop) {
+    if (loop->running_jobs || loop->dispatched_unrun < SLUICE_IO_RUN_JOBS_EVERY) return;
+    run_local_jobs(loop);
 }
 
 static void on_idle(uv_idle_t *idle) { run_local_jobs(idle->data); }
