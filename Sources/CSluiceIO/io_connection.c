@@ -813,8 +813,8 @@ void sluice_io_respond(sluice_io_request *request, int status, const char *heade
                          : request->http10    ? SLUICE_CONNECTION_KEEP_ALIVE
                                               : SLUICE_CONNECTION_DEFAULT;
         /* On the loop a large body is written from the caller's memory, during this call. */
-        int lend = on_loop && body_len >= SLUICE_LEND_BODY_BYTES && !request->is_head && status >= 200 &&
-                   status != 204 && status != 304 && status <= 999;
+        int lend = on_loop && body_len >= SLUICE_LEND_BODY_BYTES && !request->is_head && status <= 999 &&
+                   !sluice__status_is_bodiless(status);
         if (lend) {
             request->output = sluice__response_head(status, connection, SLUICE_FRAMING_LENGTH, body_len, headers, headers_len);
             request->lent_body = body;

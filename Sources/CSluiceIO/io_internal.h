@@ -203,6 +203,8 @@ sluice_io_output *sluice__response_build(int status, int is_head, int connection
                                          size_t headers_len, const void *body, size_t body_len);
 sluice_io_output *sluice__response_error(int status, const char *message);
 sluice_io_output *sluice__response_raw(const char *bytes, size_t len);
+/* RFC 9110 6.4.1 and 8.6: 1xx, 204 and 304 carry neither body nor Content-Length. */
+static inline int sluice__status_is_bodiless(int status) { return status < 200 || status == 204 || status == 304; }
 /* Room for len bytes, empty, with its message fields cleared. */
 sluice_io_output *sluice__output_alloc(size_t len);
 /* A head for a streamed answer: framing says which length field (if any) it carries. */

@@ -112,8 +112,7 @@ static size_t status_line(char *line, int status) {
 static sluice_io_output *build(int status, int is_head, int connection, int framing, uint64_t content_length,
                                const char *headers, size_t headers_len, const void *body, size_t body_len) {
     if (status < 100 || status > 999) status = 500;
-    /* RFC 9110 6.4.1 and 8.6: 1xx, 204 and 304 carry neither body nor Content-Length. */
-    int bodiless_status = status < 200 || status == 204 || status == 304;
+    int bodiless_status = sluice__status_is_bodiless(status);
     static const char server[] = "Server: sluice\r\n";
     static const char length_name[] = "Content-Length: ";
     static const char chunked[] = "Transfer-Encoding: chunked\r\n";

@@ -87,7 +87,7 @@ int sluice_io_request_read_body(sluice_io_request *request, size_t credit) {
 
 int sluice_io_response_start(sluice_io_request *request, int status, const char *headers, size_t headers_len,
                              int64_t content_length, int flags) {
-    int bodiless = status < 200 || status == 204 || status == 304;
+    int bodiless = sluice__status_is_bodiless(status);
     int framing = content_length >= 0 ? SLUICE_FRAMING_LENGTH
                   : request->http10   ? SLUICE_FRAMING_CLOSE
                                       : SLUICE_FRAMING_CHUNKED;
