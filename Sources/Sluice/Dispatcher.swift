@@ -59,8 +59,9 @@ final class Dispatcher: StatsSource {
     func accept(loopIndex: Int, raw: OpaquePointer, view: sluice_io_request_view) {
         let bodyStream = view.body_streamed != 0 ? RequestBodyStream(window: bodyWindowBytes) : nil
         let request = RequestDecoder.decode(view, bodyStream: bodyStream)
-        guard case .found(let route, let parameters) = router.match(method: request.method, path: request.path) else {
-            refuseUnrouted(consume request, loopIndex: loopIndex, raw: raw)
+        let match = router.match(method: request.method, path: request.path)
+        guard case .found(let route, let parameters) = match else {
+            refuseUnrouted(match, consume request, loopIndex: loopIndex, raw: raw)
             return
         }
         let priority = priorityClassifier?(request) ?? route.options.priority ?? .normal
@@ -76,9 +77,9 @@ final class Dispatcher: StatsSource {
 
     /// Answers a request no route takes: 404, 405, 501, or the server's `OPTIONS *`.
     @inline(never)
-    private func refuseUnrouted(_ request: Request, loopIndex: Int, raw: OpaquePointer) {
+    private func refuseUnrouted(_ match: Router.Match, _ request: Request, loopIndex: Int, raw: OpaquePointer) {
         let refusal: Response
-        switch router.match(method: request.method, path: request.path) {
+        switch match {
         case .found:
             preconditionFailure("a routed request is not refused")
         case .methodNotAllowed(let allowed):
@@ -177,12 +178,8 @@ final class Dispatcher: StatsSource {
         switch tryAdmit(route, pending) {
         case .admitted(let free):
             admission = free
-        case .waitAtRoute:
-            guard let waited = await admitByWaiting(route, pending, holdingRoutePermit: false, occupancyOnEntry: nil) else { return }
-            admission = waited
-        case .waitAtGlobal(let occupancyOnEntry):
-            guard let waited = await admitByWaiting(route, pending, holdingRoutePermit: true, occupancyOnEntry: occupancyOnEntry)
-            else { return }
+        case let partial:
+            guard let waited = await admitByWaiting(route, pending, after: partial) else { return }
             admission = waited
         }
         let started = startHandler(route, pending)
@@ -210,12 +207,19 @@ final class Dispatcher: StatsSource {
         route.options.share.flatMap { budgets[ObjectIdentifier($0)] } ?? 0
     }
 
-    /// Waits for the permits `tryAdmit` did not find free; nil when refused (and answered).
-    @inline(never) nonisolated(nonsending) private func admitByWaiting(_ route: Route, _ pending: PendingRequest, holdingRoutePermit: Bool,
-                                occupancyOnEntry: Int?) async -> Admission? {
+    /// Waits for the permits `tryAdmit` did not find free (`partial` says which); nil when
+    /// refused (and answered).
+    @inline(never) nonisolated(nonsending)
+    private func admitByWaiting(_ route: Route, _ pending: PendingRequest, after partial: FreeAdmission) async -> Admission? {
         let weight = route.options.weight
         let budget = budget(of: route)
-        var occupancyOnEntry = occupancyOnEntry
+        var occupancyOnEntry: Int?
+        var holdingRoutePermit = false
+        switch partial {
+        case .admitted(let admission): return admission
+        case .waitAtRoute: break
+        case .waitAtGlobal(let occupancy): (occupancyOnEntry, holdingRoutePermit) = (occupancy, true)
+        }
         // Route gate first, then the global one: always this order, so gates cannot
         // deadlock, and a request queued at its route holds no global permit.
         if let routeGate = route.options.gate, !holdingRoutePermit {
