@@ -49,10 +49,10 @@ final class CRequest: @unchecked Sendable {
         case queryParameter(String)
     }
 
-    /// malloc'd memory owned by the request (or the absence of a value, for a missing query).
+    /// malloc'd memory owned by the request (an absent value has none: C reads NULL).
     struct OwnedMemory: @unchecked Sendable {
         // @unchecked: written once under the lock, freed in the request's deinit.
-        let pointer: UnsafeMutableRawPointer?
+        let pointer: UnsafeMutableRawPointer
     }
 
     private let state = Locked(State())

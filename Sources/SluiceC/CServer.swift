@@ -55,7 +55,6 @@ final class CServer: @unchecked Sendable {
     private let running = RunningSettings()
     /// Wakes threads waiting for start's outcome and for the end of the run.
     private let lifecycle = ConditionSignal()
-    private let poolLock = Locked<BlockingPool?>(nil)
 
     init(configuration: Configuration, blockingPoolSize: Int) {
         self.configuration = configuration
@@ -118,7 +117,6 @@ final class CServer: @unchecked Sendable {
         }
     }
 
-
     func setHooks(_ hooks: Hooks) -> Int32 {
         state.withLock { state in
             guard case .configuring = state.phase else { return ErrorCode.state }
@@ -159,10 +157,8 @@ final class CServer: @unchecked Sendable {
             return (state.router, state.classifier, state.hooks)
         }
         guard let (router, classifier, hooks) = setup else { return (ErrorCode.state, 0) }
-        let pool = BlockingPool(threadCount: blockingPoolSize)
-        poolLock.withLock { $0 = pool }
         // Before the server's task exists: its threads, started after, see these.
-        running.freeze(hooks: hooks, pool: pool)
+        running.freeze(hooks: hooks, pool: BlockingPool(threadCount: blockingPoolSize))
         var configuration = self.configuration
         if let classifier { configuration.priorityClassifier = priorityClassifier(classifier) }
         let server = Server(configuration: configuration, router: router, shared: shared) { [self] port in
@@ -197,7 +193,8 @@ final class CServer: @unchecked Sendable {
 
     private func finishRun() {
         state.withLock { $0.phase = .stopped }
-        poolLock.withLock { $0 }?.stopAndJoin()
+        // Called by the server's task, after start froze the pool.
+        running.pool?.stopAndJoin()
         lifecycle.broadcast()
     }
 
@@ -229,8 +226,9 @@ final class CServer: @unchecked Sendable {
     func gate(named name: String) -> Gate? { state.withLock { $0.gates[name] } }
 }
 
-/// The hooks and the blocking pool as requests read them: written once by `start` before the
-/// server's task is created, then only read, by threads that task starts.
+/// The hooks and the blocking pool as requests (and the end of the run) read them: written
+/// once by `start` before the server's task is created, then only read, by threads that task
+/// starts.
 private final class RunningSettings: @unchecked Sendable {
     // @unchecked: written once before any reader exists (task and thread creation order the
     // write before every read), never after; reading them costs no lock per request.
