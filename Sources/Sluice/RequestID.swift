@@ -2,35 +2,37 @@ import Synchronization
 
 /// Request ids: a client's `X-Request-ID` when it is safe to echo, else a fresh unique one.
 enum RequestID {
-    /// Fresh ids are a per-process random prefix and a counter: unique without a lock.
-    private static let prefix: String = {
+    /// Fresh ids are a per-process random prefix, '-', and a counter, in base 32: unique
+    /// without a lock. Short on purpose: up to 15 bytes a Swift string is stored inline, so
+    /// an id (one per request, copied into the context, the answer and the log) costs no
+    /// allocation and no reference counting until the counter passes 2^40.
+    private static let prefixDigits = 6
+    private static let prefix: UInt64 = {
         var generator = SystemRandomNumberGenerator()
-        let value = generator.next() as UInt64
-        let hex = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        let random: UInt64 = generator.next()
+        return random & (1 << (5 * UInt64(prefixDigits)) - 1)
     }()
     private static let counter = Atomic<UInt64>(0)
 
-    private static let hexDigits = Array("0123456789abcdef".utf8)
+    private static let digits = Array("0123456789abcdefghijklmnopqrstuv".utf8)
 
     static func make() -> String {
         let n = counter.wrappingAdd(1, ordering: .relaxed).newValue
-        // 16 hex digits of the prefix, '-', then the counter in hex: built in one buffer.
-        return String(unsafeUninitializedCapacity: 33) { buffer in
-            var count = 0
-            for byte in prefix.utf8 {
-                buffer[count] = byte
-                count += 1
-            }
-            buffer[count] = UInt8(ascii: "-")
-            count += 1
-            var digits = 1
-            while digits < 16 && n >> (4 * digits) != 0 { digits += 1 }
-            for i in (0..<digits).reversed() {
-                buffer[count] = hexDigits[Int((n >> (4 * UInt64(i))) & 0xF)]
-                count += 1
-            }
-            return count
+        var counterDigits = 1
+        while counterDigits < 13 && n >> (5 * UInt64(counterDigits)) != 0 { counterDigits += 1 }
+        // Exactly the id's length: a capacity of 15 or less makes the inline (small) string.
+        return String(unsafeUninitializedCapacity: prefixDigits + 1 + counterDigits) { buffer in
+            write(prefix, digits: prefixDigits, into: buffer, at: 0)
+            buffer[prefixDigits] = UInt8(ascii: "-")
+            write(n, digits: counterDigits, into: buffer, at: prefixDigits + 1)
+            return prefixDigits + 1 + counterDigits
+        }
+    }
+
+    /// Writes the low `count` base-32 digits of `value`, most significant first.
+    private static func write(_ value: UInt64, digits count: Int, into buffer: UnsafeMutableBufferPointer<UInt8>, at start: Int) {
+        for i in 0..<count {
+            buffer[start + i] = digits[Int((value >> (5 * UInt64(count - 1 - i))) & 31)]
         }
     }
 
