@@ -11,6 +11,7 @@
  */
 #include "io_internal.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,44 +192,40 @@ static void on_write(uv_write_t *req, int status) {
     }
 }
 
-/*
- * Writes out's bytes and then a body still in the caller's memory (a response answered on
- * the loop: the body is not copied). What the socket does not take at once is copied into a
- * new output and queued, since the caller's memory is gone when respond returns.
- */
 static void write_output(sluice_io_conn *conn, sluice_io_output *out);
 
-static void write_output_lent(sluice_io_conn *conn, sluice_io_output *out, const void *body, size_t body_len) {
-    uv_buf_t bufs[2] = {uv_buf_init(out->data, (unsigned int)out->len), uv_buf_init((char *)body, (unsigned int)body_len)};
-    int n = uv_try_write((uv_stream_t *)&conn->tcp, bufs, 2);
+/*
+ * Writes an answer given on the loop from where it lies: the head on respond's stack, the
+ * body in the caller's memory. What the socket does not take at once (or at all, behind
+ * queued writes) is copied into an output and queued, since that memory is gone when
+ * respond returns.
+ */
+static void write_lent(sluice_io_conn *conn, const char *head, size_t head_len, const void *body, size_t body_len) {
+    uv_buf_t bufs[2] = {uv_buf_init((char *)head, (unsigned int)head_len),
+                        uv_buf_init((char *)body, (unsigned int)body_len)};
+    int n = uv_try_write((uv_stream_t *)&conn->tcp, bufs, body_len ? 2 : 1);
     if (n < 0 && n != UV_EAGAIN) {
-        free(out);
         conn_close(conn);
         return;
     }
     size_t written = n > 0 ? (size_t)n : 0;
-    size_t total = out->len + body_len;
-    if (written == total) {
-        free(out);
-        return;
-    }
+    size_t total = head_len + body_len;
+    if (written == total) return;
     sluice_io_output *rest = sluice__output_alloc(total - written);
     if (rest == NULL) {
-        free(out);
         conn_close(conn);
         return;
     }
-    if (written < out->len) {
-        memcpy(rest->data, out->data + written, out->len - written);
-        rest->len = out->len - written;
-        memcpy(rest->data + rest->len, body, body_len);
+    if (written < head_len) {
+        memcpy(rest->data, head + written, head_len - written);
+        rest->len = head_len - written;
+        if (body_len) memcpy(rest->data + rest->len, body, body_len);
         rest->len += body_len;
     } else {
-        size_t body_done = written - out->len;
+        size_t body_done = written - head_len;
         memcpy(rest->data, (const char *)body + body_done, body_len - body_done);
         rest->len = body_len - body_done;
     }
-    free(out);
     write_output(conn, rest);
 }
 
@@ -747,6 +744,8 @@ void sluice__conn_deliver(sluice_io_request *request) {
     sluice_io_output *out = request->output;
     int close = request->close_after;
     int drop = request->drop;
+    const char *lent_head = request->lent_head;
+    size_t lent_head_len = request->lent_head_len;
     const void *lent_body = request->lent_body;
     size_t lent_body_len = request->lent_body_len;
     const sluice_io_callbacks *callbacks = &request->loop->server->callbacks;
@@ -768,8 +767,8 @@ void sluice__conn_deliver(sluice_io_request *request) {
     conn->body_credit = 0;
     conn->body_len = 0; /* counted the streamed bytes; the next request's view must not see it */
     if (conn->body_timer) uv_timer_stop(conn->body_timer);
-    if (out && lent_body_len) {
-        write_output_lent(conn, out, lent_body, lent_body_len);
+    if (lent_head) {
+        write_lent(conn, lent_head, lent_head_len, lent_body, lent_body_len);
     } else {
         write_output(conn, out);
     }
@@ -808,17 +807,23 @@ void sluice_io_respond(sluice_io_request *request, int status, const char *heade
     request->close_after = (flags & SLUICE_IO_RESPOND_CLOSE) || !request->keep_alive ||
                            atomic_load(&loop->stop_accepting_requested);
     int on_loop = sluice__current_loop == loop;
+    /* Lives until deliver, below, has written it or copied what the socket left. */
+    char head[SLUICE_IO_STACK_HEAD_BYTES];
     if (!request->drop) {
         int connection = request->close_after ? SLUICE_CONNECTION_CLOSE
                          : request->http10    ? SLUICE_CONNECTION_KEEP_ALIVE
                                               : SLUICE_CONNECTION_DEFAULT;
-        /* On the loop a large body is written from the caller's memory, during this call. */
-        int lend = on_loop && body_len >= SLUICE_LEND_BODY_BYTES && !request->is_head && status <= 999 &&
-                   !sluice__status_is_bodiless(status);
-        if (lend) {
-            request->output = sluice__response_head(status, connection, SLUICE_FRAMING_LENGTH, body_len, headers, headers_len);
+        size_t head_len = 0, send_body = 0;
+        /* uv_try_write counts in an int: larger answers are copied whole. */
+        if (on_loop && body_len <= INT_MAX - sizeof(head)) {
+            head_len = sluice__response_head_into(head, sizeof(head), status, request->is_head, connection, headers,
+                                                  headers_len, body_len, &send_body);
+        }
+        if (head_len > 0) {
+            request->lent_head = head;
+            request->lent_head_len = head_len;
             request->lent_body = body;
-            request->lent_body_len = body_len;
+            request->lent_body_len = send_body;
         } else {
             request->output = sluice__response_build(status, request->is_head, connection, headers, headers_len, body,
                                                      body_len);

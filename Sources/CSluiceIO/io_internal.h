@@ -17,8 +17,10 @@ typedef struct sluice_io_conn sluice_io_conn;
  * for a head and a 4 KiB body in one read: with 4 KiB, such a request took two reads and a
  * buffer grown (and freed) each time. Idle connections hold none (spares below). */
 #define SLUICE_IO_INITIAL_BUFFER 8192
-/* A body at least this large, answered on its loop, is written from the caller's memory. */
-#define SLUICE_LEND_BODY_BYTES 1024
+/* Room on the stack for the head of an answer given on its loop: one that fits is written
+ * from there (and the body from the caller's memory), with no allocation or copy unless the
+ * socket takes less than all of it. */
+#define SLUICE_IO_STACK_HEAD_BYTES 2048
 /* Spare initial-size buffers a loop keeps for its connections (the rest are freed). */
 #define SLUICE_IO_SPARE_BUFFERS 16
 /* Requests a loop hands over while reading before it runs their tasks, rather than after all
@@ -131,9 +133,12 @@ struct sluice_io_request {
     int is_head;
     int keep_alive;
     int http10;                /* the request was HTTP/1.0 */
-    sluice_io_output *output;  /* set by respond */
-    const void *lent_body;     /* on the loop: the caller's body, written from its memory by
-                                  deliver during respond (output then holds the head only) */
+    sluice_io_output *output;  /* set by respond, unless the answer is lent (below) */
+    /* An answer given on the loop: its head on respond's stack and its body in the caller's
+     * memory, both written by deliver during respond. */
+    const char *lent_head;
+    size_t lent_head_len;
+    const void *lent_body;
     size_t lent_body_len;
     int close_after;
     int drop;                  /* close without answering: the client left */
@@ -207,6 +212,13 @@ sluice_io_output *sluice__response_raw(const char *bytes, size_t len);
 static inline int sluice__status_is_bodiless(int status) { return status < 200 || status == 204 || status == 304; }
 /* Room for len bytes, empty, with its message fields cleared. */
 sluice_io_output *sluice__output_alloc(size_t len);
+/*
+ * Writes the head of a whole answer (as sluice__response_build lays it out) at dst and sets
+ * *send_body to the bytes of the body that follow it (none for HEAD or a bodiless status);
+ * returns the head's length, or 0 when it needs more than capacity bytes.
+ */
+size_t sluice__response_head_into(char *dst, size_t capacity, int status, int is_head, int connection,
+                                  const char *headers, size_t headers_len, size_t body_len, size_t *send_body);
 /* A head for a streamed answer: framing says which length field (if any) it carries. */
 sluice_io_output *sluice__response_head(int status, int connection, int framing, uint64_t content_length,
                                         const char *headers, size_t headers_len);

@@ -1,7 +1,8 @@
 /*
  * Response serialisation: status line, Date, Server, Content-Length and
  * Connection, then the engine's fields and the body, in one block that carries
- * its own uv_write_t. It is C so the bytes are laid out once, in the memory the
+ * its own uv_write_t, or (an answer given on its loop) the head alone in the
+ * caller's buffer. It is C so the bytes are laid out once, in the memory the
  * write uses. The Date value is cached per thread and refreshed once a second,
  * so answers built on any thread never share mutable state.
  */
@@ -104,51 +105,93 @@ static size_t status_line(char *line, int status) {
     return 15 + reason_len;
 }
 
+/* A head's pieces, worked out once, then copied wherever the head goes. */
+typedef struct {
+    int status;                 /* the one sent: 500 for one out of range */
+    char line[64];
+    size_t line_len;
+    const char *date;
+    size_t date_len;
+    char length[48];            /* Content-Length or Transfer-Encoding, or nothing */
+    size_t length_len;
+    const char *connection;
+    size_t connection_len;
+    const char *fields;         /* the engine's own fields, each ending in CRLF */
+    size_t fields_len;
+    size_t total;               /* the whole head, its blank line included */
+} head_plan;
+
+static const char server_field[] = "Server: sluice\r\n";
+
 /*
- * The head and, unless is_head, the body. framing picks the length field: Content-Length
- * with content_length, Transfer-Encoding: chunked, or none (a bodiless status, or a body
- * delimited by the connection's close).
+ * framing picks the length field: Content-Length with content_length, Transfer-Encoding:
+ * chunked, or none (a bodiless status, or a body delimited by the connection's close).
  */
-static sluice_io_output *build(int status, int is_head, int connection, int framing, uint64_t content_length,
-                               const char *headers, size_t headers_len, const void *body, size_t body_len) {
-    if (status < 100 || status > 999) status = 500;
-    int bodiless_status = sluice__status_is_bodiless(status);
-    static const char server[] = "Server: sluice\r\n";
+static void plan_head(head_plan *plan, int status, int connection, int framing, uint64_t content_length,
+                      const char *headers, size_t headers_len) {
     static const char length_name[] = "Content-Length: ";
     static const char chunked[] = "Transfer-Encoding: chunked\r\n";
     static const char connection_close[] = "Connection: close\r\n";
     static const char connection_keep_alive[] = "Connection: keep-alive\r\n";
-    size_t date_len;
-    const char *date = date_field(&date_len);
-    char line[64];
-    size_t line_len = status_line(line, status);
-    char length[48];
-    size_t length_len = 0;
+    if (status < 100 || status > 999) status = 500;
+    int bodiless_status = sluice__status_is_bodiless(status);
+    plan->status = status;
+    plan->date = date_field(&plan->date_len);
+    plan->line_len = status_line(plan->line, status);
+    plan->length_len = 0;
     if (!bodiless_status && framing == SLUICE_FRAMING_LENGTH) {
-        memcpy(length, length_name, sizeof(length_name) - 1);
-        length_len = sizeof(length_name) - 1;
-        length_len += put_decimal(length + length_len, content_length);
-        memcpy(length + length_len, "\r\n", 2);
-        length_len += 2;
+        memcpy(plan->length, length_name, sizeof(length_name) - 1);
+        plan->length_len = sizeof(length_name) - 1;
+        plan->length_len += put_decimal(plan->length + plan->length_len, content_length);
+        memcpy(plan->length + plan->length_len, "\r\n", 2);
+        plan->length_len += 2;
     } else if (!bodiless_status && framing == SLUICE_FRAMING_CHUNKED) {
-        memcpy(length, chunked, sizeof(chunked) - 1);
-        length_len = sizeof(chunked) - 1;
+        memcpy(plan->length, chunked, sizeof(chunked) - 1);
+        plan->length_len = sizeof(chunked) - 1;
     }
-    const char *connection_field = connection == SLUICE_CONNECTION_CLOSE ? connection_close : connection_keep_alive;
-    size_t close_len = connection == SLUICE_CONNECTION_CLOSE        ? sizeof(connection_close) - 1
-                       : connection == SLUICE_CONNECTION_KEEP_ALIVE ? sizeof(connection_keep_alive) - 1
-                                                                    : 0;
-    size_t send_body = (is_head || bodiless_status) ? 0 : body_len;
-    size_t total = line_len + date_len + sizeof(server) - 1 + length_len + close_len + headers_len + 2 + send_body;
-    sluice_io_output *out = sluice__output_alloc(total);
+    plan->connection = connection == SLUICE_CONNECTION_CLOSE ? connection_close : connection_keep_alive;
+    plan->connection_len = connection == SLUICE_CONNECTION_CLOSE        ? sizeof(connection_close) - 1
+                           : connection == SLUICE_CONNECTION_KEEP_ALIVE ? sizeof(connection_keep_alive) - 1
+                                                                        : 0;
+    plan->fields = headers;
+    plan->fields_len = headers_len;
+    plan->total = plan->line_len + plan->date_len + sizeof(server_field) - 1 + plan->length_len +
+                  plan->connection_len + headers_len + 2;
+}
+
+/* Writes the planned head at dst (plan->total bytes of room). */
+static void copy_head(char *dst, const head_plan *plan) {
+    char *at = dst;
+    memcpy(at, plan->line, plan->line_len);
+    at += plan->line_len;
+    memcpy(at, plan->date, plan->date_len);
+    at += plan->date_len;
+    memcpy(at, server_field, sizeof(server_field) - 1);
+    at += sizeof(server_field) - 1;
+    memcpy(at, plan->length, plan->length_len);
+    at += plan->length_len;
+    memcpy(at, plan->connection, plan->connection_len);
+    at += plan->connection_len;
+    if (plan->fields_len) memcpy(at, plan->fields, plan->fields_len);
+    at += plan->fields_len;
+    memcpy(at, "\r\n", 2);
+}
+
+/* Bytes of a body of body_len that go out: none for HEAD or a bodiless status. */
+static size_t body_to_send(const head_plan *plan, int is_head, size_t body_len) {
+    return (is_head || sluice__status_is_bodiless(plan->status)) ? 0 : body_len;
+}
+
+/* The head and, unless is_head, the body, in one output. */
+static sluice_io_output *build(int status, int is_head, int connection, int framing, uint64_t content_length,
+                               const char *headers, size_t headers_len, const void *body, size_t body_len) {
+    head_plan plan;
+    plan_head(&plan, status, connection, framing, content_length, headers, headers_len);
+    size_t send_body = body_to_send(&plan, is_head, body_len);
+    sluice_io_output *out = sluice__output_alloc(plan.total + send_body);
     if (!out) return NULL;
-    put(out, line, line_len);
-    put(out, date, date_len);
-    put(out, server, sizeof(server) - 1);
-    put(out, length, length_len);
-    put(out, connection_field, close_len);
-    if (headers_len) put(out, headers, headers_len);
-    put(out, "\r\n", 2);
+    copy_head(out->data, &plan);
+    out->len = plan.total;
     if (send_body) put(out, body, send_body);
     return out;
 }
@@ -156,6 +199,16 @@ static sluice_io_output *build(int status, int is_head, int connection, int fram
 sluice_io_output *sluice__response_build(int status, int is_head, int connection, const char *headers,
                                          size_t headers_len, const void *body, size_t body_len) {
     return build(status, is_head, connection, SLUICE_FRAMING_LENGTH, body_len, headers, headers_len, body, body_len);
+}
+
+size_t sluice__response_head_into(char *dst, size_t capacity, int status, int is_head, int connection,
+                                  const char *headers, size_t headers_len, size_t body_len, size_t *send_body) {
+    head_plan plan;
+    plan_head(&plan, status, connection, SLUICE_FRAMING_LENGTH, body_len, headers, headers_len);
+    if (plan.total > capacity) return 0;
+    copy_head(dst, &plan);
+    *send_body = body_to_send(&plan, is_head, body_len);
+    return plan.total;
 }
 
 sluice_io_output *sluice__response_head(int status, int connection, int framing, uint64_t content_length,
