@@ -462,24 +462,22 @@ final class Dispatcher: StatsSource {
 
     func respond(_ pending: PendingRequest, _ response: Response) {
         guard let raw = pending.takeRaw() else { return }
-        let encoded = ResponseHeadEncoder.encode(response, requestID: pending.request.id)
-        guard encoded.valid else {
-            logger.error("handler's response has an invalid status or header field", metadata: ["request_id": "\(pending.request.id)"])
-            let body = Array(JSON.errorBody(message: "internal server error", requestID: pending.request.id).utf8)
-            let head = ResponseHeadEncoder.encode(.json("", status: 500), requestID: pending.request.id).bytes
-            send(raw, status: 500, head: head, body: body, flags: 0)
-            return
+        let sent = ResponseHeadEncoder.withEncoded(response, requestID: pending.request.id) { fields, flags in
+            guard let fields else { return false }
+            send(raw, status: Int32(response.status), fields: fields, body: response.body, flags: flags)
+            return true
         }
-        send(raw, status: Int32(response.status), head: encoded.bytes, body: response.body, flags: encoded.flags)
+        if sent { return }
+        logger.error("handler's response has an invalid status or header field", metadata: ["request_id": "\(pending.request.id)"])
+        let body = Array(JSON.errorBody(message: "internal server error", requestID: pending.request.id).utf8)
+        let head = ResponseHeadEncoder.encode(.json("", status: 500), requestID: pending.request.id).bytes
+        head.withUnsafeBytes { send(raw, status: 500, fields: $0, body: body, flags: 0) }
     }
 
-    private func send(_ raw: OpaquePointer, status: Int32, head: [UInt8], body: [UInt8], flags: Int32) {
-        head.withUnsafeBufferPointer { head in
-            body.withUnsafeBytes { body in
-                head.withMemoryRebound(to: CChar.self) { head in
-                    sluice_io_respond(raw, status, head.baseAddress, head.count, body.baseAddress, body.count, flags)
-                }
-            }
+    private func send(_ raw: OpaquePointer, status: Int32, fields: UnsafeRawBufferPointer, body: [UInt8], flags: Int32) {
+        body.withUnsafeBytes { body in
+            sluice_io_respond(raw, status, fields.baseAddress?.assumingMemoryBound(to: CChar.self), fields.count,
+                              body.baseAddress, body.count, flags)
         }
     }
 

@@ -12,11 +12,39 @@ package enum ResponseHeadEncoder {
         var valid: Bool
     }
 
+    /// Fields up to this many bytes are laid out on the stack by `withEncoded`.
+    private static let stackBytes = 1024
+
     static func encode(_ response: Response, requestID: String) -> Encoded {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(64 + response.headers.count * 32)
+        guard let (size, flags) = measure(response, requestID: requestID) else {
+            return Encoded(bytes: [], flags: 0, valid: false)
+        }
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            count = fill(response, requestID: requestID, into: UnsafeMutableRawBufferPointer(buffer))
+        }
+        return Encoded(bytes: bytes, flags: flags, valid: true)
+    }
+
+    /// Calls `body` with the encoded fields (nil when the response is invalid) and the shim's
+    /// flags. The fields lie in temporary memory, on the stack when they fit (nearly every
+    /// answer's do): an answer's head then costs no allocation.
+    static func withEncoded<T>(_ response: Response, requestID: String,
+                               _ body: (_ fields: UnsafeRawBufferPointer?, _ flags: Int32) -> T) -> T {
+        guard let (size, flags) = measure(response, requestID: requestID) else { return body(nil, 0) }
+        guard size <= stackBytes else {
+            return encode(response, requestID: requestID).bytes.withUnsafeBytes { body($0, flags) }
+        }
+        return withUnsafeTemporaryAllocation(byteCount: stackBytes, alignment: 1) { buffer in
+            let count = fill(response, requestID: requestID, into: buffer)
+            return body(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), flags)
+        }
+    }
+
+    /// The encoded size and the shim's flags; nil when a field or the status is invalid.
+    private static func measure(_ response: Response, requestID: String) -> (size: Int, flags: Int32)? {
+        guard (100...999).contains(response.status) else { return nil }
+        var size = lineSize(name: "X-Request-ID", value: requestID)
         var flags: Int32 = 0
-        append(name: "X-Request-ID", value: requestID, to: &bytes)
         for field in response.headers {
             if isEngineOwned(field.name) {
                 if field.name.equalsIgnoringASCIICase("connection"), field.value.lowercased().contains("close") {
@@ -24,31 +52,50 @@ package enum ResponseHeadEncoder {
                 }
                 continue
             }
-            guard isToken(field.name), isFieldValue(field.value) else {
-                return Encoded(bytes: [], flags: 0, valid: false)
-            }
-            append(name: field.name, value: field.value, to: &bytes)
+            guard isToken(field.name), isFieldValue(field.value) else { return nil }
+            size += lineSize(name: field.name, value: field.value)
         }
-        if !(100...999).contains(response.status) { return Encoded(bytes: [], flags: 0, valid: false) }
-        return Encoded(bytes: bytes, flags: flags, valid: true)
+        return (size, flags)
+    }
+
+    /// Writes the fields `measure` counted into buffer (room for them); returns the bytes written.
+    private static func fill(_ response: Response, requestID: String, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        var count = 0
+        write(name: "X-Request-ID", value: requestID, into: buffer, at: &count)
+        for field in response.headers where !isEngineOwned(field.name) {
+            write(name: field.name, value: field.value, into: buffer, at: &count)
+        }
+        return count
+    }
+
+    private static func lineSize(name: String, value: String) -> Int { name.utf8.count + value.utf8.count + 4 }
+
+    private static func write(name: String, value: String, into buffer: UnsafeMutableRawBufferPointer, at count: inout Int) {
+        func put(_ bytes: UnsafeBufferPointer<UInt8>) {
+            guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+            (buffer.baseAddress! + count).copyMemory(from: base, byteCount: bytes.count)
+            count += bytes.count
+        }
+        func put(_ byte: UInt8) {
+            buffer[count] = byte
+            count += 1
+        }
+        name.withUTF8Bytes(put)
+        put(UInt8(ascii: ":"))
+        put(UInt8(ascii: " "))
+        value.withUTF8Bytes(put)
+        put(UInt8(ascii: "\r"))
+        put(UInt8(ascii: "\n"))
     }
 
     /// Trailer fields as lines; the invalid and the engine's own are left out.
     static func encodeTrailers(_ trailers: HTTPHeaders) -> [UInt8] {
-        var bytes: [UInt8] = []
-        for field in trailers where !isEngineOwned(field.name) && isToken(field.name) && isFieldValue(field.value) {
-            append(name: field.name, value: field.value, to: &bytes)
+        let fields = trailers.filter { !isEngineOwned($0.name) && isToken($0.name) && isFieldValue($0.value) }
+        let size = fields.reduce(0) { $0 + lineSize(name: $1.name, value: $1.value) }
+        return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            count = 0
+            for field in fields { write(name: field.name, value: field.value, into: UnsafeMutableRawBufferPointer(buffer), at: &count) }
         }
-        return bytes
-    }
-
-    private static func append(name: String, value: String, to bytes: inout [UInt8]) {
-        name.withUTF8Bytes { bytes.append(contentsOf: $0) }
-        bytes.append(UInt8(ascii: ":"))
-        bytes.append(UInt8(ascii: " "))
-        value.withUTF8Bytes { bytes.append(contentsOf: $0) }
-        bytes.append(UInt8(ascii: "\r"))
-        bytes.append(UInt8(ascii: "\n"))
     }
 
     private static func isEngineOwned(_ name: String) -> Bool {
