@@ -88,14 +88,19 @@ public actor Server: Service {
 
     /// Starts a child task per request of one loop, until its queue is finished. The tasks
     /// inherit the loop's executor: the gates, timers and answer all run on the loop thread.
+    ///
+    /// Each task starts at once, on this task's thread (the loop), and runs until it first
+    /// suspends: a request that never waits is answered before the next one is started,
+    /// without a trip through the loop's job queue (an enqueue, a dispatch and an executor
+    /// check per request).
     private static func consume(_ queue: RequestQueue, dispatcher: Dispatcher) async {
         await withDiscardingTaskGroup { requests in
             var batch: [PendingRequest] = []
             while await queue.next(into: &batch) {
                 for (index, pending) in batch.enumerated() {
-                    requests.addTask { await dispatcher.handle(pending) }
-                    // Let each 64 run before starting more: a burst from 1,000 connections
-                    // then holds 64 tasks' memory at a time, not 1,000.
+                    requests.addImmediateTask { await dispatcher.handle(pending) }
+                    // Let the loop's other jobs (tasks resumed by a gate, a timer or a body)
+                    // run after each 64 new requests: new work must not starve them.
                     if index % Self.startsPerYield == Self.startsPerYield - 1 { await Task.yield() }
                 }
                 batch.removeAll(keepingCapacity: true)
