@@ -158,7 +158,8 @@ SLUICE_EXPORT int sluice_server_add_route(sluice_server *server, const char *met
  * leave the route's. It runs on an event-loop thread before the request is admitted, for
  * every request that matched a route (monitoring routes aside): keep it short and never block.
  * It may read the request with the sluice_request_* accessors (path parameters are not known
- * yet: NULL) but must not answer it or keep the handle after returning.
+ * yet: NULL) but must not keep the handle after returning; calls that would answer or stream
+ * it return SLUICE_ESTATE, and it is never cancelled.
  */
 typedef int (*sluice_classifier_fn)(const sluice_request *request, void *user_data);
 

@@ -1,4 +1,5 @@
 import Sluice
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -10,12 +11,17 @@ import Glibc
 /// C holds two references: one until the handler function returns, one until the request is
 /// answered (an answer after cancellation only releases it). So the handle stays valid until
 /// both have happened, and a second answer inside the handler gets an error, not a crash.
+///
+/// A classifier gets a view: the same reading, no answer (its calls get SLUICE_ESTATE), no
+/// context (no path parameters yet); it costs one allocation, made for every request.
 final class CRequest: @unchecked Sendable {
-    // @unchecked: mutable state is behind `state`'s lock; the C strings are written once in
-    // init, or created under the lock and then never changed until deinit.
+    // @unchecked: mutable state is behind `state`'s lock, and the C memory behind `owned`'s.
     let request: Request
-    let context: RequestContext
-    unowned let server: CServer
+    /// nil for a classifier's view.
+    let context: RequestContext?
+    // unowned(unsafe): a server outlives its requests (sluice_server_free refuses a running
+    // server, and requests end before run() returns); no reference counting per request.
+    unowned(unsafe) let server: CServer
     /// Whether its route streams the body (`stream_body`).
     let streamsBody: Bool
 
@@ -35,9 +41,6 @@ final class CRequest: @unchecked Sendable {
         var waiter: UnsafeContinuation<Answer, any Error>?
         var cancelHook: CancelHook?
         var streaming: CStreaming?
-        /// What C has read as C strings, and the body copy: each made on its first read (most
-        /// handlers read few of them), the same pointer for every later read, freed with the request.
-        var owned = [Field: OwnedMemory]()
     }
 
     /// What C reads through a pointer the request owns.
@@ -51,24 +54,42 @@ final class CRequest: @unchecked Sendable {
 
     /// malloc'd memory owned by the request (an absent value has none: C reads NULL).
     struct OwnedMemory: @unchecked Sendable {
-        // @unchecked: written once under the lock, freed in the request's deinit.
+        // @unchecked: written once under the lock, freed with the store.
         let pointer: UnsafeMutableRawPointer
     }
 
-    private let state = Locked(State())
+    /// What C has read as C strings, and the body copy: each made on its first read of a
+    /// present value (most handlers read few, a classifier usually finds nothing), the same
+    /// pointer for every later read, freed with the request.
+    private final class OwnedStore: Sendable {
+        let entries = Locked([Field: OwnedMemory]())
+
+        deinit {
+            entries.withLock { entries in
+                for memory in entries.values { free(memory.pointer) }
+            }
+        }
+    }
+
+    /// nil for a classifier's view, which cannot be answered.
+    private let state: Locked<State>?
+    private let owned = AtomicLazyReference<OwnedStore>()
 
     init(request: Request, context: RequestContext, server: CServer, streamsBody: Bool = false) {
         self.streamsBody = streamsBody
         self.request = request
         self.context = context
         self.server = server
+        self.state = Locked(State())
     }
 
-    deinit {
-        state.withLock { state in
-            guard !state.owned.isEmpty else { return }
-            for memory in state.owned.values { free(memory.pointer) }
-        }
+    /// A classifier's view of request.
+    init(viewing request: Request, server: CServer) {
+        self.streamsBody = false
+        self.request = request
+        self.context = nil
+        self.server = server
+        self.state = nil
     }
 
     var handle: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
@@ -80,10 +101,10 @@ final class CRequest: @unchecked Sendable {
 
     // MARK: Reading
 
-    var methodPointer: UnsafePointer<CChar>? { string(.method) { request.method.rawValue } }
-    var pathPointer: UnsafePointer<CChar>? { string(.path) { request.path } }
-    var queryPointer: UnsafePointer<CChar>? { string(.query) { request.query } }
-    var idPointer: UnsafePointer<CChar>? { string(.id) { request.id } }
+    var methodPointer: UnsafePointer<CChar>? { string(.method, request.method.rawValue) }
+    var pathPointer: UnsafePointer<CChar>? { string(.path, request.path) }
+    var queryPointer: UnsafePointer<CChar>? { string(.query, request.query) }
+    var idPointer: UnsafePointer<CChar>? { string(.id, request.id) }
 
     /// The body, NUL-terminated one byte past its end (C may read a text body as a string).
     var bodyPointer: UnsafeRawPointer {
@@ -95,32 +116,33 @@ final class CRequest: @unchecked Sendable {
             }
             copy.storeBytes(of: 0, toByteOffset: body.count, as: UInt8.self)
             return copy
-        }!)
+        })
     }
 
-    /// `field` as a C string (NULL when `text` gives nil), made on its first read.
-    func string(_ field: Field, _ text: () -> String?) -> UnsafePointer<CChar>? {
-        owned(field) { text().map { UnsafeMutableRawPointer(CString.copy($0)) } }.map {
-            UnsafePointer($0.assumingMemoryBound(to: CChar.self))
-        }
+    /// `value` as a C string kept as `field` (NULL for nil, with nothing kept: as stable).
+    func string(_ field: @autoclosure () -> Field, _ value: String?) -> UnsafePointer<CChar>? {
+        guard let value else { return nil }
+        let pointer = owned(field()) { UnsafeMutableRawPointer(CString.copy(value)) }
+        return UnsafePointer(pointer.assumingMemoryBound(to: CChar.self))
     }
 
     /// The memory made for `field` on its first read; every later read gets the same.
-    private func owned(_ field: Field, _ make: () -> UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-        state.withLock { state in
-            if let memory = state.owned[field] { return memory.pointer }
-            // Nothing to keep for an absent value (a header not sent): NULL is as stable.
-            guard let pointer = make() else { return nil }
-            state.owned[field] = OwnedMemory(pointer: pointer)
+    private func owned(_ field: Field, _ make: () -> UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+        let store = owned.load() ?? owned.storeIfNil(OwnedStore())
+        return store.entries.withLock { entries in
+            if let memory = entries[field] { return memory.pointer }
+            let pointer = make()
+            entries[field] = OwnedMemory(pointer: pointer)
             return pointer
         }
     }
 
-    var isCancelled: Bool { state.withLock { $0.cancelled } }
+    var isCancelled: Bool { state?.withLock { $0.cancelled } ?? false }
 
-    /// The request's streaming side, made on first use (most requests never stream).
-    var streaming: CStreaming {
-        state.withLock { state in
+    /// The request's streaming side, made on first use (most requests never stream); nil for
+    /// a classifier's view.
+    var streaming: CStreaming? {
+        state?.withLock { state in
             if let streaming = state.streaming { return streaming }
             let streaming = CStreaming()
             state.streaming = streaming
@@ -132,7 +154,14 @@ final class CRequest: @unchecked Sendable {
     func retainForStream() { _ = Unmanaged.passUnretained(self).retain() }
     func releaseStream() { Unmanaged.passUnretained(self).release() }
 
-    var isAnswered: Bool { state.withLock { $0.answered } }
+    /// Whether it was answered (a classifier's view counts as answered: it cannot be).
+    var isAnswered: Bool { state?.withLock { $0.answered } ?? true }
+
+    /// The answer's state of a request a handler runs for (never a view).
+    private var handlerState: Locked<State> {
+        guard let state else { preconditionFailure("a classifier's view has no handler") }
+        return state
+    }
 
     // MARK: The handler's side
 
@@ -205,7 +234,7 @@ final class CRequest: @unchecked Sendable {
         // no suspension, continuation or cancellation handler.
         let outcome: Answer
         // Moved out, not copied: nothing reads the answer after this.
-        if let given = state.withLock({ state in state.answer.take() }) {
+        if let given = handlerState.withLock({ state in state.answer.take() }) {
             outcome = given
         } else {
             outcome = try await waitForAnswer()
@@ -231,7 +260,7 @@ final class CRequest: @unchecked Sendable {
     private func waitForAnswer() async throws -> Answer {
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Answer, any Error>) in
-                let ready: Result<Answer, any Error>? = state.withLock { state in
+                let ready: Result<Answer, any Error>? = handlerState.withLock { state in
                     if let answer = state.answer.take() { return .success(answer) }
                     if state.cancelled { return .failure(CancellationError()) }
                     state.waiter = continuation
@@ -247,7 +276,7 @@ final class CRequest: @unchecked Sendable {
     /// Marks the request cancelled: the waiting task ends at once (returning its permits),
     /// the C cancel callback runs, and a later answer only releases the request.
     private func cancel() {
-        let (waiter, hook) = state.withLock { state -> (UnsafeContinuation<Answer, any Error>?, CancelHook?) in
+        let (waiter, hook) = handlerState.withLock { state -> (UnsafeContinuation<Answer, any Error>?, CancelHook?) in
             guard !state.cancelled, !state.answered else { return (nil, nil) }
             state.cancelled = true
             defer {
@@ -263,7 +292,8 @@ final class CRequest: @unchecked Sendable {
     }
 
     func onCancel(_ callback: @escaping CancelCallback, userData: UnsafeMutableRawPointer?) -> Int32 {
-        state.withLock { state in
+        guard let state else { return ErrorCode.state }
+        return state.withLock { state in
             if state.cancelled { return ErrorCode.cancelled }
             if state.answered || state.cancelHook != nil { return ErrorCode.state }
             state.cancelHook = CancelHook(function: callback, userData: userData)
@@ -275,6 +305,7 @@ final class CRequest: @unchecked Sendable {
 
     /// Delivers the answer exactly once; releases C's "unanswered" reference.
     func answer(_ answer: Answer) -> Int32 {
+        guard let state else { return ErrorCode.state }
         let (code, waiter) = state.withLock { state -> (Int32, UnsafeContinuation<Answer, any Error>?) in
             if state.answered { return (ErrorCode.state, nil) }
             state.answered = true

@@ -105,7 +105,8 @@ final class CServer: @unchecked Sendable {
             let monitoring = options.monitoring != 0
             let streamsBody = routeOptions.streamsBody
             do {
-                try state.router.add(HTTPMethod(rawValue: method), pattern, options: routeOptions) { [unowned self] request, context in
+                // unowned(unsafe): the server outlives its routes' requests (see CRequest.server).
+                try state.router.add(HTTPMethod(rawValue: method), pattern, options: routeOptions) { [unowned(unsafe) self] request, context in
                     let cRequest = CRequest(request: request, context: context, server: self, streamsBody: streamsBody)
                     let hooks = monitoring ? nil : self.running.hooks
                     return try await cRequest.run(handler, userData: box.value, pool: blocking ? self.running.pool : nil, hooks: hooks)
@@ -135,10 +136,10 @@ final class CServer: @unchecked Sendable {
         }
     }
 
-    /// The Swift side of the C classifier: the request as a handle for the call's duration.
+    /// The Swift side of the C classifier: a view of the request for the call's duration.
     private func priorityClassifier(_ hook: ClassifierHook) -> PriorityClassifier {
-        { [unowned self] request in
-            let cRequest = CRequest(request: request, context: RequestContext(requestID: request.id, shared: shared), server: self)
+        { [unowned(unsafe) self] request in
+            let cRequest = CRequest(viewing: request, server: self)
             let priority = hook.function(cRequest.handle, hook.userData)
             return priority == SLUICE_PRIORITY_DEFAULT ? nil : RequestPriority(rawValue: Int(priority))
         }

@@ -22,19 +22,19 @@ public func sluiceRequestID(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
 @_cdecl("sluice_request_header")
 public func sluiceRequestHeader(_ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
     guard let request = CRequest.from(handle), let name = CString.read(name) else { return nil }
-    return request.string(.header(name.lowercased())) { request.request.headers[name] }
+    return request.string(.header(name.lowercased()), request.request.headers[name])
 }
 
 @_cdecl("sluice_request_param")
 public func sluiceRequestParam(_ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
     guard let request = CRequest.from(handle), let name = CString.read(name) else { return nil }
-    return request.string(.parameter(name)) { request.context.parameter(name) }
+    return request.string(.parameter(name), request.context?.parameter(name))
 }
 
 @_cdecl("sluice_request_query_param")
 public func sluiceRequestQueryParam(_ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
     guard let request = CRequest.from(handle), let name = CString.read(name) else { return nil }
-    return request.string(.queryParameter(name)) { request.request.queryParameter(name) }
+    return request.string(.queryParameter(name), request.request.queryParameter(name))
 }
 
 @_cdecl("sluice_request_body")
@@ -46,7 +46,7 @@ public func sluiceRequestBody(_ handle: OpaquePointer?, _ outLength: UnsafeMutab
 
 @_cdecl("sluice_request_gate_occupancy")
 public func sluiceRequestGateOccupancy(_ handle: OpaquePointer?) -> Int32 {
-    Int32(CRequest.from(handle)?.context.gateOccupancyOnEntry ?? 0)
+    Int32(CRequest.from(handle)?.context?.gateOccupancyOnEntry ?? 0)
 }
 
 @_cdecl("sluice_request_server")
@@ -122,8 +122,9 @@ public func sluiceRequestBodyRead(_ handle: OpaquePointer?, _ buffer: UnsafeMuta
         // A route that streams, for a request without a body: its end, at once.
         return request.streamsBody ? 0 : Int64(ErrorCode.invalid)
     }
+    guard let streaming = request.streaming else { return Int64(ErrorCode.state) }
     if capacity == 0 { return 0 }
-    return request.streaming.readBody(stream, into: buffer, capacity: capacity)
+    return streaming.readBody(stream, into: buffer, capacity: capacity)
 }
 
 @_cdecl("sluice_response_start")
@@ -131,8 +132,8 @@ public func sluiceResponseStart(_ handle: OpaquePointer?, _ status: Int32, _ hea
                                 _ count: Int, _ contentLength: Int64) -> Int32 {
     guard let request = CRequest.from(handle) else { return ErrorCode.invalid }
     guard (100...999).contains(status), let fields = makeHeaders(headers, count) else { return ErrorCode.invalid }
-    if request.isAnswered { return ErrorCode.state }
-    guard let body = request.streaming.beginResponse(contentLength: contentLength >= 0 ? Int(contentLength) : nil) else {
+    guard !request.isAnswered, let streaming = request.streaming else { return ErrorCode.state }
+    guard let body = streaming.beginResponse(contentLength: contentLength >= 0 ? Int(contentLength) : nil) else {
         return ErrorCode.state
     }
     var response = Response(status: Int(status), headers: fields)
@@ -140,7 +141,7 @@ public func sluiceResponseStart(_ handle: OpaquePointer?, _ status: Int32, _ hea
     request.retainForStream()
     let code = request.answer(.response(response))
     if code != ErrorCode.ok {
-        _ = request.streaming.end(trailers: HTTPHeaders(), abort: true)
+        _ = streaming.end(trailers: HTTPHeaders(), abort: true)
         request.releaseStream()
     }
     return code
@@ -150,15 +151,16 @@ public func sluiceResponseStart(_ handle: OpaquePointer?, _ status: Int32, _ hea
 public func sluiceResponseWrite(_ handle: OpaquePointer?, _ data: UnsafeRawPointer?, _ length: Int) -> Int32 {
     guard let request = CRequest.from(handle), length == 0 || data != nil else { return ErrorCode.invalid }
     guard !LoopThread.isCurrent else { return ErrorCode.state }
+    guard let streaming = request.streaming else { return ErrorCode.state }
     let bytes = length > 0 ? Array(UnsafeRawBufferPointer(start: data, count: length)) : []
-    return request.streaming.write(bytes)
+    return streaming.write(bytes)
 }
 
 @_cdecl("sluice_response_finish")
 public func sluiceResponseFinish(_ handle: OpaquePointer?, _ trailers: UnsafePointer<sluice_header>?, _ count: Int) -> Int32 {
     guard let request = CRequest.from(handle) else { return ErrorCode.invalid }
     guard let fields = makeHeaders(trailers, count) else { return ErrorCode.invalid }
-    guard request.streaming.end(trailers: fields, abort: false) else { return ErrorCode.state }
+    guard request.streaming?.end(trailers: fields, abort: false) == true else { return ErrorCode.state }
     request.releaseStream()
     return ErrorCode.ok
 }
@@ -166,7 +168,7 @@ public func sluiceResponseFinish(_ handle: OpaquePointer?, _ trailers: UnsafePoi
 @_cdecl("sluice_response_abort")
 public func sluiceResponseAbort(_ handle: OpaquePointer?) -> Int32 {
     guard let request = CRequest.from(handle) else { return ErrorCode.invalid }
-    guard request.streaming.end(trailers: HTTPHeaders(), abort: true) else { return ErrorCode.state }
+    guard request.streaming?.end(trailers: HTTPHeaders(), abort: true) == true else { return ErrorCode.state }
     request.releaseStream()
     return ErrorCode.ok
 }

@@ -30,7 +30,16 @@ static int classify(const sluice_request *request, void *user_data) {
     CHECK(user_data == &classified);
     atomic_fetch_add(&classified, 1);
     CHECK(sluice_request_path(request) != NULL && sluice_request_param(request, "x") == NULL);
+    CHECK(sluice_request_header(request, "X-Absent") == NULL);
+    /* A classifier reads; it cannot answer, stream or wait for a cancellation. */
+    sluice_request *writable = (sluice_request *)request;
+    CHECK_RC(sluice_respond(writable, 200, NULL, 0, NULL, 0), SLUICE_ESTATE);
+    CHECK_RC(sluice_response_start(writable, 200, NULL, 0, -1), SLUICE_ESTATE);
+    CHECK_RC(sluice_response_abort(writable), SLUICE_ESTATE);
+    CHECK(sluice_request_is_cancelled(request) == 0);
     const char *priority = sluice_request_header(request, "X-Priority");
+    /* Every read of a present value gives the same pointer, whatever the name's case. */
+    CHECK(priority == NULL || sluice_request_header(request, "x-priority") == priority);
     return priority && strcmp(priority, "critical") == 0 ? SLUICE_PRIORITY_CRITICAL : SLUICE_PRIORITY_DEFAULT;
 }
 
