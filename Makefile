@@ -63,7 +63,8 @@ test-asan-swift:
 
 lib: ## libsluice.so through SwiftPM alone, exporting exactly the header's functions
 	@scripts/ensure-deps.sh build
-	$(SWIFT) build -c release --scratch-path .build-lib --product sluice -Xlinker -soname -Xlinker libsluice.so.0 \
+	$(SWIFT) build -c release --scratch-path .build-lib --product sluice -Xswiftc -static-stdlib \
+		-Xlinker -soname -Xlinker libsluice.so.0 \
 		-Xlinker --version-script=$(abspath cmake/sluice.map)
 
 FUZZ_SECONDS ?= 60

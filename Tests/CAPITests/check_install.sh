@@ -6,6 +6,11 @@ build=$1 work=$2
 rm -rf "$work" && mkdir -p "$work"
 prefix=$work/prefix
 cmake --install "$build" --prefix "$prefix" >/dev/null
+# The Swift runtime is inside the library: nothing of a Swift toolchain is needed to use it.
+library=$(find "$prefix" -name 'libsluice.so.0' | head -1)
+if ldd "$library" | grep -q 'libswift\|libdispatch\|not found'; then
+  echo "installed libsluice depends on a Swift toolchain library:"; ldd "$library"; exit 1
+fi
 
 cat > "$work/hello.c" <<'C'
 #include <stdio.h>
