@@ -293,43 +293,39 @@ final class Dispatcher: StatsSource {
         return try await gate.acquire(weight: weight, priority: priority, budget: budget, waiterID: id)
     }
 
-    @inline(never) nonisolated(nonsending) private func run(_ route: Route, _ pending: PendingRequest,
-                                                            occupancyOnEntry: Int?) async -> Outcome {
+    /// Runs the route's handler where the request's task runs (its loop), or off the loop
+    /// (`runsOnLoop: false`, unless `offLoop` says it is there already).
+    @inline(never) nonisolated(nonsending)
+    private func run(_ route: Route, _ pending: PendingRequest, occupancyOnEntry: Int?, offLoop: Bool = false) async -> Outcome {
+        if !route.options.runsOnLoop && !offLoop { return await runOffLoop(route, pending, occupancyOnEntry: occupancyOnEntry) }
         let context = RequestContext(
             requestID: pending.request.id, parameters: pending.parameters, shared: shared,
             gateOccupancyOnEntry: occupancyOnEntry, statsSource: self)
-        if route.options.runsOnLoop {
-            return await invoke(route.handler, pending, context)
-        }
-        return await invokeOffLoop(route.handler, pending, context)
-    }
-
-    /// Runs a handler where the request's task runs: its loop.
-    @inline(never) nonisolated(nonsending) private func invoke(_ handler: Handler, _ pending: PendingRequest,
-                                                               _ context: RequestContext) async -> Outcome {
         let response: Response
         do {
-            response = try await handler(pending.request, context)
+            response = try await route.handler(pending.request, context)
         } catch {
             return .thrown(error)
         }
-        // The common case answers with no further async call.
-        guard let body = response.streamedBody else { return .response(response) }
-        return await stream(response, body, pending)
+        // The common case answers with no further async call. The body is taken out by
+        // `stream`: a copy here would widen this frame, which every request allocates.
+        if response.streamedBody == nil { return .response(response) }
+        return await stream(response, pending)
     }
 
-    /// Runs a handler on Swift's global executor (`runsOnLoop: false`).
-    @inline(never) nonisolated(nonsending) private func invokeOffLoop(_ handler: Handler, _ pending: PendingRequest,
-                                                                      _ context: RequestContext) async -> Outcome {
+    /// `run` on Swift's global executor.
+    @inline(never) nonisolated(nonsending) private func runOffLoop(_ route: Route, _ pending: PendingRequest,
+                                                                   occupancyOnEntry: Int?) async -> Outcome {
         await withTaskExecutorPreference(globalConcurrentExecutor) {
-            await self.invoke(handler, pending, context)
+            await self.run(route, pending, occupancyOnEntry: occupancyOnEntry, offLoop: true)
         }
     }
 
     /// Answers with a streamed response as its body is written, on the handler's executor
     /// and under its deadline. Never inlined: its frame would swell every request's.
     @inline(never) nonisolated(nonsending)
-    private func stream(_ response: Response, _ body: ResponseBody, _ pending: PendingRequest) async -> Outcome {
+    private func stream(_ response: Response, _ pending: PendingRequest) async -> Outcome {
+        guard let body = response.streamedBody else { return .response(response) }
         do {
             return try await streamThrowing(response, body, pending)
         } catch {

@@ -93,7 +93,11 @@ public final class ResponseWriter: Sendable {
 }
 
 /// A response body produced while it is sent; see `Response.stream`.
-public struct ResponseBody: Sendable {
+///
+/// A class, so that a `Response` is four words: every async frame that holds a response (each
+/// request's, through the engine and its handler) would otherwise carry this body's closures
+/// inline, streamed or not.
+public final class ResponseBody: Sendable {
     /// The body's length when known in advance (sent as Content-Length); nil for chunked coding.
     public let contentLength: Int?
     package let produce: @Sendable (ResponseWriter) async throws -> Void
