@@ -28,6 +28,13 @@ final class CRequest: @unchecked Sendable {
     enum Answer: Sendable {
         case response(Response)
         case error(HTTPError)
+
+        func response() throws -> Response {
+            switch self {
+            case .response(let response): return response
+            case .error(let error): throw error
+            }
+        }
     }
 
     typealias CancelCallback = @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void
@@ -75,6 +82,9 @@ final class CRequest: @unchecked Sendable {
     private let state: Locked<State>?
     private let owned = AtomicLazyReference<OwnedStore>()
 
+    // Never inlined into the async closure that makes each request: its temporaries would
+    // widen that closure's frame.
+    @inline(never)
     init(request: Request, context: RequestContext, server: CServer, streamsBody: Bool = false) {
         self.streamsBody = streamsBody
         self.request = request
@@ -167,17 +177,24 @@ final class CRequest: @unchecked Sendable {
 
     /// Calls the before hook and the C handler (here, or on the blocking pool), waits for the
     /// answer, and reports it to the after hook.
-    nonisolated(nonsending)
-    func run(_ handler: @escaping @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void,
-             userData: UnsafeMutableRawPointer?, pool: BlockingPool?, hooks: Hooks?) async throws -> Response {
-        guard let hooks, let after = hooks.after else {
-            return try await run(handler, userData: userData, pool: pool, before: hooks)
+    ///
+    /// Every async function on a request's way keeps a frame in its task's allocator, and each
+    /// 1 KiB the frames outgrow costs a malloc: so the synchronous steps (starting the handler,
+    /// taking its answer) are functions of their own, and this frame holds nothing across
+    /// its one await.
+    @inline(never) nonisolated(nonsending)
+    func run(_ route: CRoute) async throws -> Response {
+        let pool = route.blocking ? server.running.pool : nil
+        let hooks = route.monitoring ? nil : server.running.hooks
+        if let hooks, let after = hooks.after {
+            return try await runReporting(route.handler, userData: route.userData, pool: pool, hooks: hooks, after: after)
         }
-        return try await runReporting(handler, userData: userData, pool: pool, hooks: hooks, after: after)
+        try start(route.handler, userData: route.userData, pool: pool, before: hooks)
+        if let answer = takeAnswer() { return try answer.response() }
+        return try await waitForAnswer().response()
     }
 
-    /// `run` with an after hook. Apart, and the steps below never inlined: one async frame
-    /// holding all of them outgrew the task allocator's slab (a malloc of its own per request).
+    /// `run` with an after hook.
     @inline(never) nonisolated(nonsending)
     private func runReporting(_ handler: @escaping @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void,
                               userData: UnsafeMutableRawPointer?, pool: BlockingPool?, hooks: Hooks,
@@ -188,7 +205,10 @@ final class CRequest: @unchecked Sendable {
             after(handle, Int32(status), bytes, (ContinuousClock.now - started).microseconds, hooks.userData)
         }
         do {
-            var response = try await run(handler, userData: userData, pool: pool, before: hooks)
+            try start(handler, userData: userData, pool: pool, before: hooks)
+            let answer: Answer
+            if let given = takeAnswer() { answer = given } else { answer = try await waitForAnswer() }
+            var response = try answer.response()
             guard let body = response.streamedBody else {
                 report(response.status, response.body.count)
                 return response
@@ -210,39 +230,35 @@ final class CRequest: @unchecked Sendable {
         }
     }
 
-    @inline(never) nonisolated(nonsending)
-    private func run(_ handler: @escaping @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void,
-                     userData: UnsafeMutableRawPointer?, pool: BlockingPool?, before: Hooks?) async throws -> Response {
+    /// Calls the handler here, or hands it to the blocking pool; throws 503 when the pool is
+    /// shutting down.
+    @inline(never)
+    private func start(_ handler: @escaping @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void,
+                       userData: UnsafeMutableRawPointer?, pool: BlockingPool?, before: Hooks?) throws {
         // The two references C holds: until the handler returns, and until the answer.
         let handle = OpaquePointer(Unmanaged.passRetained(self).retain().toOpaque())
-        if let pool {
-            let call = UncheckedSendable((handler, userData, before, handle))
-            let submitted = pool.submit { [self] in
-                callHandler(call.value.0, userData: call.value.1, before: call.value.2, handle: call.value.3)
-                Unmanaged.passUnretained(self).release()
-            }
-            if !submitted {
-                Unmanaged.passUnretained(self).release()
-                Unmanaged.passUnretained(self).release()
-                throw HTTPError(503, message: "server is shutting down")
-            }
-        } else {
+        guard let pool else {
             callHandler(handler, userData: userData, before: before, handle: handle)
             Unmanaged.passUnretained(self).release()
+            return
         }
-        // A handler that answered before returning (the common case on a loop thread) needs
-        // no suspension, continuation or cancellation handler.
-        let outcome: Answer
-        // Moved out, not copied: nothing reads the answer after this.
-        if let given = handlerState.withLock({ state in state.answer.take() }) {
-            outcome = given
-        } else {
-            outcome = try await waitForAnswer()
+        let call = UncheckedSendable((handler, userData, before, handle))
+        let submitted = pool.submit { [self] in
+            callHandler(call.value.0, userData: call.value.1, before: call.value.2, handle: call.value.3)
+            Unmanaged.passUnretained(self).release()
         }
-        switch outcome {
-        case .response(let response): return response
-        case .error(let error): throw error
+        if !submitted {
+            Unmanaged.passUnretained(self).release()
+            Unmanaged.passUnretained(self).release()
+            throw HTTPError(503, message: "server is shutting down")
         }
+    }
+
+    /// The answer, moved out (nothing reads it after), if the handler gave it already (the
+    /// common case on a loop thread: no suspension, continuation or cancellation handler).
+    @inline(never)
+    private func takeAnswer() -> Answer? {
+        handlerState.withLock { state in state.answer.take() }
     }
 
     /// Runs the before hook, then the handler unless the hook answered; a hook that claims

@@ -15,6 +15,18 @@ struct CCallback<Function>: @unchecked Sendable {
 /// A C classifier and its user data.
 typealias ClassifierHook = CCallback<@convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32>
 
+/// A C route's handler, its user data, and how it runs.
+struct CRoute: @unchecked Sendable {
+    // @unchecked: a C function pointer and the user's opaque data, passed back untouched.
+    let handler: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void
+    let userData: UnsafeMutableRawPointer?
+    /// On the blocking pool, never on a loop thread.
+    let blocking: Bool
+    /// No hooks (stats, health).
+    let monitoring: Bool
+    let streamsBody: Bool
+}
+
 /// The C before and after hooks, and their user data.
 struct Hooks: @unchecked Sendable {
     // @unchecked: C function pointers and the user's opaque data, passed back untouched.
@@ -52,7 +64,7 @@ final class CServer: @unchecked Sendable {
 
     private let state = Locked(State())
     /// What every request reads, fixed at start before any request can arrive.
-    private let running = RunningSettings()
+    let running = RunningSettings()
     /// Wakes threads waiting for start's outcome and for the end of the run.
     private let lifecycle = ConditionSignal()
 
@@ -72,7 +84,6 @@ final class CServer: @unchecked Sendable {
 
     func addRoute(method: String, pattern: String, handler: @escaping @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void,
                   userData: UnsafeMutableRawPointer?, options: sluice_route_options) -> Int32 {
-        let box = UncheckedSendable(userData)
         return state.withLock { state in
             guard case .configuring = state.phase else { return ErrorCode.state }
             var routeOptions = RouteOptions(runsOnLoop: true, weight: Int(max(1, options.weight)))
@@ -101,16 +112,15 @@ final class CServer: @unchecked Sendable {
             if options.max_body_bytes > 0 { routeOptions.maxBodyBytes = Int(clamping: options.max_body_bytes) }
             routeOptions.streamsBody = options.stream_body != 0
             // A streaming handler blocks in its reads and writes: never on a loop thread.
-            let blocking = options.blocking != 0 || options.stream_body != 0
-            let monitoring = options.monitoring != 0
-            let streamsBody = routeOptions.streamsBody
+            let route = CRoute(handler: handler, userData: userData, blocking: options.blocking != 0 || options.stream_body != 0,
+                               monitoring: options.monitoring != 0, streamsBody: routeOptions.streamsBody)
+            // unowned(unsafe): the server outlives its routes' requests (see CRequest.server).
+            // Typed as a Handler where it is written, so that no thunk adapts it to one.
+            let respond: Handler = { [unowned(unsafe) self] request, context in
+                try await CRequest(request: request, context: context, server: self, streamsBody: route.streamsBody).run(route)
+            }
             do {
-                // unowned(unsafe): the server outlives its routes' requests (see CRequest.server).
-                try state.router.add(HTTPMethod(rawValue: method), pattern, options: routeOptions) { [unowned(unsafe) self] request, context in
-                    let cRequest = CRequest(request: request, context: context, server: self, streamsBody: streamsBody)
-                    let hooks = monitoring ? nil : self.running.hooks
-                    return try await cRequest.run(handler, userData: box.value, pool: blocking ? self.running.pool : nil, hooks: hooks)
-                }
+                try state.router.add(HTTPMethod(rawValue: method), pattern, options: routeOptions, handler: respond)
             } catch {
                 return ErrorCode.from(error)
             }
@@ -230,7 +240,7 @@ final class CServer: @unchecked Sendable {
 /// The hooks and the blocking pool as requests (and the end of the run) read them: written
 /// once by `start` before the server's task is created, then only read, by threads that task
 /// starts.
-private final class RunningSettings: @unchecked Sendable {
+final class RunningSettings: @unchecked Sendable {
     // @unchecked: written once before any reader exists (task and thread creation order the
     // write before every read), never after; reading them costs no lock per request.
     private(set) nonisolated(unsafe) var hooks: Hooks?
