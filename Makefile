@@ -8,7 +8,7 @@ CBUILD ?= build
 C_DEMO := $(CBUILD)/sluice-c-demo
 LIBSLUICE := $(CBUILD)/lib/libsluice.so.0
 
-.PHONY: run test build lib test-swift c-build test-c test-integration test-tsan test-asan test-asan-swift fuzz soak overload rolling c-build-plain bench bench-peers clean
+.PHONY: run test build lib test-swift c-build test-c test-integration test-tsan test-asan test-asan-swift fuzz soak overload rolling c-build-plain bench bench-peers bench-shared clean
 
 # Release builds link the Swift runtime statically, as Swift servers are deployed (Vapor's and
 # Hummingbird's templates do): 1.6 MiB less resident memory, the same speed. Every release
@@ -134,6 +134,12 @@ bench-peers: build c-build-plain ## Sluice three ways against nginx, node, Hummi
 	$(SWIFT) build $(RELEASE) --package-path Benchmarks/hello-hummingbird
 	python3 Benchmarks/peers.py --swift-demo $(abspath $(DEMO)) --c-demo $(abspath $(PLAIN_CBUILD)/sluice-c-demo) \
 		--hummingbird $(abspath $(HUMMINGBIRD)) --venv $(abspath $(PEERS_VENV))
+
+bench-shared: build c-build-plain ## CPU per request on one shared core, at once: Swift demo vs nginx, Swift demo vs C demo
+	@scripts/ensure-deps.sh bench
+	@command -v nginx >/dev/null || (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light)
+	python3 Benchmarks/shared_core.py $(abspath $(DEMO)) nginx
+	python3 Benchmarks/shared_core.py $(abspath $(DEMO)) $(abspath $(PLAIN_CBUILD)/sluice-c-demo)
 
 clean:
 	rm -rf .build .build-tsan .build-asan .build-fuzz .build-peers $(CBUILD) $(PLAIN_CBUILD)
