@@ -19,8 +19,9 @@ final class CRequest: @unchecked Sendable {
     let request: Request
     /// nil for a classifier's view.
     let context: RequestContext?
-    // unowned(unsafe): a server outlives its requests (sluice_server_free refuses a running
-    // server, and requests end before run() returns); no reference counting per request.
+    // unowned(unsafe): a server outlives its requests' use of it (sluice_server_destroy waits
+    // until its run has ended: every request task done, the blocking pool joined); no
+    // reference counting per request.
     unowned(unsafe) let server: CServer
     /// Whether its route streams the body (`stream_body`).
     let streamsBody: Bool
