@@ -4,7 +4,7 @@
 Usage: shared_core.py SERVER_A SERVER_B [--path /hello] [--rounds 5] [--seconds 4]
 
 Each SERVER is a command that takes --port (a demo binary, or a wrapper script), or the
-word "nginx" for nginx-light with the benchmark's configuration. Both servers are pinned
+word "nginx" (nginx-light with the benchmark's configuration) or "node" (its node http peer). Both servers are pinned
 to CPU 0 and loaded at once, each by its own `wrk -t1 -c64` on CPU 1, so the kernel's
 scheduler splits the core between them: the ratio of their requests/s is the inverse ratio
 of their cost per request, measured in the same instant. On this class of machine the
@@ -49,6 +49,9 @@ def start(server: str, port: int, scratch: Path) -> tuple[subprocess.Popen, int]
         conf = scratch / f"nginx-{port}.conf"
         conf.write_text(NGINX_CONF.format(dir=scratch, port=port))
         process = subprocess.Popen(["taskset", "-c", "0", "nginx", "-c", str(conf)], start_new_session=True)
+    elif server == "node":
+        script = Path(__file__).resolve().parent / "peers" / "node-server.js"
+        process = subprocess.Popen(["taskset", "-c", "0", "node", str(script), str(port)], start_new_session=True)
     else:
         process = subprocess.Popen(["taskset", "-c", "0", server, "--port", str(port)], start_new_session=True,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
