@@ -25,33 +25,20 @@ import time
 from pathlib import Path
 
 PORTS = (18201, 18202)
-NGINX_CONF = """worker_processes 1;
-daemon off;
-error_log /dev/null crit;
-pid {dir}/nginx.pid;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    keepalive_requests 1000000;
-    server {{
-        listen 127.0.0.1:{port};
-        location = /hello {{ default_type "text/plain; charset=utf-8"; return 200 "Hello, World!"; }}
-        location = /json {{ default_type application/json; return 200 '{{"message":"Hello, World!"}}'; }}
-    }}
-}}
-"""
+PEERS = Path(__file__).resolve().parent / "peers"
 
 
 def start(server: str, port: int, scratch: Path) -> tuple[subprocess.Popen, int]:
     """Starts a server on CPU 0; returns its process and the pid whose CPU time counts."""
     if server == "nginx":
+        # The same nginx as bench-peers': its template, this run's directory and port.
+        template = (PEERS / "nginx.conf.in").read_text()
         conf = scratch / f"nginx-{port}.conf"
-        conf.write_text(NGINX_CONF.format(dir=scratch, port=port))
+        conf.write_text(template.replace("@DIR@", str(scratch)).replace("@PORT@", str(port)))
         process = subprocess.Popen(["taskset", "-c", "0", "nginx", "-c", str(conf)], start_new_session=True)
     elif server == "node":
-        script = Path(__file__).resolve().parent / "peers" / "node-server.js"
-        process = subprocess.Popen(["taskset", "-c", "0", "node", str(script), str(port)], start_new_session=True)
+        process = subprocess.Popen(["taskset", "-c", "0", "node", str(PEERS / "node-server.js"), str(port)],
+                                   start_new_session=True)
     else:
         process = subprocess.Popen(["taskset", "-c", "0", server, "--port", str(port)], start_new_session=True,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
