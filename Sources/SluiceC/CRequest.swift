@@ -207,9 +207,8 @@ final class CRequest: @unchecked Sendable {
         }
         do {
             try start(handler, userData: userData, pool: pool, before: hooks)
-            let answer: Answer
-            if let given = takeAnswer() { answer = given } else { answer = try await waitForAnswer() }
-            var response = try answer.response()
+            // No fast path here: waitForAnswer takes an answer already given as well.
+            var response = try await waitForAnswer().response()
             guard let body = response.streamedBody else {
                 report(response.status, response.body.count)
                 return response
@@ -273,6 +272,8 @@ final class CRequest: @unchecked Sendable {
         handler(handle, userData)
     }
 
+    /// The answer: at once if the handler gave it already, else when it does (or the request
+    /// is cancelled).
     @inline(never) nonisolated(nonsending)
     private func waitForAnswer() async throws -> Answer {
         try await withTaskCancellationHandler {
