@@ -19,10 +19,7 @@ package enum ResponseHeadEncoder {
         guard let (size, flags) = measure(response, requestID: requestID) else {
             return Encoded(bytes: [], flags: 0, valid: false)
         }
-        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-            count = fill(response, requestID: requestID, into: UnsafeMutableRawBufferPointer(buffer))
-        }
-        return Encoded(bytes: bytes, flags: flags, valid: true)
+        return Encoded(bytes: bytes(response, requestID: requestID, size: size), flags: flags, valid: true)
     }
 
     /// Calls `body` with the encoded fields (nil when the response is invalid) and the shim's
@@ -32,7 +29,7 @@ package enum ResponseHeadEncoder {
                                _ body: (_ fields: UnsafeRawBufferPointer?, _ flags: Int32) -> T) -> T {
         guard let (size, flags) = measure(response, requestID: requestID) else { return body(nil, 0) }
         guard size <= stackBytes else {
-            return encode(response, requestID: requestID).bytes.withUnsafeBytes { body($0, flags) }
+            return bytes(response, requestID: requestID, size: size).withUnsafeBytes { body($0, flags) }
         }
         return withUnsafeTemporaryAllocation(byteCount: stackBytes, alignment: 1) { buffer in
             let count = fill(response, requestID: requestID, into: buffer)
@@ -56,6 +53,13 @@ package enum ResponseHeadEncoder {
             size += lineSize(name: field.name, value: field.value)
         }
         return (size, flags)
+    }
+
+    /// The fields `measure` counted (`size` bytes), in an array.
+    private static func bytes(_ response: Response, requestID: String, size: Int) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            count = fill(response, requestID: requestID, into: UnsafeMutableRawBufferPointer(buffer))
+        }
     }
 
     /// Writes the fields `measure` counted into buffer (room for them); returns the bytes written.
