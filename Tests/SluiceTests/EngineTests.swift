@@ -46,10 +46,13 @@ struct EngineTests {
     @Test("stats account for every request exactly once")
     func accounting() async throws {
         let statsBox = StatsBox()
+        // The holders keep both permits until the test has seen the third request shed: a
+        // fixed hold raced that request on a slow machine (under TSan it arrived after 300 ms).
+        let release = OneShotSignal()
         try await withServer(configure: { $0.maxConcurrency = 2; $0.maxQueue = 0 }, routes: { router in
             standardRoutes(&router)
             router.get("/hold") { _, _ in
-                try await Task.sleep(for: .milliseconds(300))
+                await release.wait()
                 return .text("held")
             }
             router.get("/stats", options: RouteOptions(isMonitoring: true)) { _, context in
@@ -62,7 +65,9 @@ struct EngineTests {
                 for holder in holders { try holder.send("GET /hold HTTP/1.1\r\nHost: a\r\n\r\n") }
                 let observer = try TestClient(port: port)
                 while statsBox.value?.inFlight != 2 { _ = try observer.request("GET", "/stats") }
+                defer { release.fire() } // also when the request below throws
                 let shed = try TestClient(port: port).request("GET", "/hello")
+                release.fire()
                 #expect(shed.status == 503)
                 #expect(shed.header("retry-after") == "1")
                 for holder in holders { #expect(try holder.readResponse().text == "held") }
