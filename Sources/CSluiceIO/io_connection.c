@@ -105,7 +105,12 @@ void sluice__conn_free_spares(sluice_io_loop *loop) {
 /* One of the connection's handles finished closing; the last one frees the connection. */
 static void handle_closed(sluice_io_conn *conn) {
     if (--conn->pending_closes > 0) return;
-    free(conn->buf);
+    sluice_io_loop *loop = conn->loop;
+    if (conn->buf && conn->cap == SLUICE_IO_INITIAL_BUFFER && loop->spare_count < SLUICE_IO_SPARE_BUFFERS) {
+        loop->spare_buffers[loop->spare_count++] = conn->buf;
+    } else {
+        free(conn->buf);
+    }
     free(conn);
 }
 
@@ -657,20 +662,26 @@ static void conn_process(sluice_io_conn *conn) {
 
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *out) {
     (void)suggested;
-    static _Thread_local char discard[16384];
     sluice_io_conn *conn = handle->data;
+    sluice_io_loop *loop = conn->loop;
+    size_t limit = buffer_limit(loop->server);
     if (conn->state == CONN_CLOSING) {
-        *out = uv_buf_init(discard, sizeof(discard));
+        *out = uv_buf_init(loop->read_buffer, SLUICE_IO_LOOP_READ_BYTES); /* discarded */
         return;
     }
-    size_t limit = buffer_limit(conn->loop->server);
-    sluice_io_loop *loop = conn->loop;
     if (conn->buf == NULL && loop->spare_count > 0) {
         conn->buf = loop->spare_buffers[--loop->spare_count];
         conn->cap = SLUICE_IO_INITIAL_BUFFER;
     }
+    if (conn->buf == NULL) {
+        /* No spare: the bytes (or the EOF) go to the loop's buffer, and on_read copies them into
+         * one of the connection's own only if there are any. */
+        size_t room = limit < SLUICE_IO_LOOP_READ_BYTES ? limit : SLUICE_IO_LOOP_READ_BYTES;
+        *out = uv_buf_init(loop->read_buffer, (unsigned int)room);
+        return;
+    }
     if (conn->cap - conn->len < 1024 && conn->cap < limit) {
-        size_t cap = conn->cap ? conn->cap * 2 : SLUICE_IO_INITIAL_BUFFER;
+        size_t cap = conn->cap * 2;
         if (cap > limit) cap = limit;
         char *buf = realloc(conn->buf, cap);
         if (buf) {
@@ -682,8 +693,25 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *out) {
     *out = uv_buf_init(conn->buf + conn->len, (unsigned int)(conn->cap - conn->len));
 }
 
+/* Gives a connection that held no buffer one of its own for the bytes read into its loop's. */
+static int adopt_loop_read(sluice_io_conn *conn, size_t nread) {
+    sluice_io_loop *loop = conn->loop;
+    size_t cap = SLUICE_IO_INITIAL_BUFFER;
+    while (cap < nread) cap *= 2;
+    size_t limit = buffer_limit(loop->server); /* on_alloc offered no more than this */
+    if (cap > limit) cap = limit;
+    char *buf = malloc(cap); /* on_alloc found no spare */
+    if (buf == NULL) return UV_ENOMEM;
+    memcpy(buf, loop->read_buffer, nread);
+    conn->buf = buf;
+    conn->cap = cap;
+    conn->len = 0;
+    conn->scanned = 0;
+    conn->head_parse_valid = 0;
+    return 0;
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
-    (void)buf;
     sluice_io_conn *conn = stream->data;
     if (nread == 0) return;
     if (nread == UV_ENOBUFS) {
@@ -703,6 +731,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
         return;
     }
     if (conn->state == CONN_CLOSING) return;
+    if (buf->base == conn->loop->read_buffer && adopt_loop_read(conn, (size_t)nread) != 0) {
+        conn_close(conn);
+        return;
+    }
     conn->len += (size_t)nread;
     if (conn->state == CONN_HEAD && conn->timer_mode == TIMER_IDLE) arm_timer(conn, TIMER_HEADER);
     if (conn->state == CONN_BODY_LENGTH || conn->state == CONN_BODY_CHUNKED) arm_timer(conn, TIMER_HEADER);

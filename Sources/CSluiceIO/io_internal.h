@@ -21,6 +21,10 @@ typedef struct sluice_io_conn sluice_io_conn;
  * from there (and the body from the caller's memory), with no allocation or copy unless the
  * socket takes less than all of it. */
 #define SLUICE_IO_STACK_HEAD_BYTES 2048
+/* A loop's own read buffer: a connection that holds no buffer reads into it, and takes one of its
+ * own only if bytes arrive. A poll that sees 1,000 connections end would otherwise take (and
+ * touch) a fresh buffer for each EOF: 4 MiB more resident memory for a moment. */
+#define SLUICE_IO_LOOP_READ_BYTES 65536
 /* Spare initial-size buffers a loop keeps for its connections (the rest are freed). */
 #define SLUICE_IO_SPARE_BUFFERS 16
 /* Requests a loop hands over while reading before it runs their tasks, rather than after all
@@ -74,6 +78,8 @@ struct sluice_io_loop {
      * loop thread only. An idle keep-alive connection then holds no buffer at all. */
     char *spare_buffers[SLUICE_IO_SPARE_BUFFERS];
     int spare_count;
+    char *read_buffer;         /* SLUICE_IO_LOOP_READ_BYTES; loop thread only, between an
+                                  on_alloc and its on_read */
 };
 
 struct sluice_io_server {

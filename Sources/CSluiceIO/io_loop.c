@@ -134,7 +134,8 @@ int sluice__loop_init(sluice_io_loop *loop, sluice_io_server *server, int index)
     size_t n = server->options.max_header_fields;
     loop->scratch_fields = calloc(n ? n : 1, sizeof(sluice_io_field));
     loop->parse_fields = calloc(n ? n : 1, sizeof(sluice_http_field));
-    if (!loop->scratch_fields || !loop->parse_fields) return UV_ENOMEM;
+    loop->read_buffer = malloc(SLUICE_IO_LOOP_READ_BYTES);
+    if (!loop->scratch_fields || !loop->parse_fields || !loop->read_buffer) return UV_ENOMEM;
     int rc = uv_loop_init(&loop->uv);
     if (rc != 0) return rc;
     if ((rc = uv_mutex_init(&loop->remote_lock)) != 0) {

@@ -162,6 +162,7 @@ void sluice_io_server_destroy(sluice_io_server *server) {
         sluice__conn_free_spares(loop);
         free(loop->scratch_fields);
         free(loop->parse_fields);
+        free(loop->read_buffer);
     }
     free(server->loops);
     free(server->host);
