@@ -1,6 +1,19 @@
 /// A handler: takes a request and its context, returns a response or throws.
 public typealias Handler = nonisolated(nonsending) @Sendable (Request, RequestContext) async throws -> Response
 
+/// A handler that starts synchronously and usually answers before it returns (the C API's:
+/// a C handler answers from the call, or later from another thread). Run from the
+/// dispatcher's own frame, such a handler costs no async call of its own on the common path.
+package typealias ImmediateHandler = @Sendable (Request, RequestContext) throws -> ImmediateOutcome
+
+package enum ImmediateOutcome: Sendable {
+    case answered(Response)
+    /// Not answered yet: the closure waits for the answer.
+    case pending(PendingAnswer)
+}
+
+package typealias PendingAnswer = nonisolated(nonsending) @Sendable () async throws -> Response
+
 /// Where a route's handler runs and under what limits.
 public struct RouteOptions: Sendable {
     /// Whether the handler runs on the event loop thread that read the request (the fast
@@ -57,12 +70,17 @@ public final class Route: Sendable {
     public let pattern: RoutePattern
     public let options: RouteOptions
     let handler: Handler
+    /// The handler itself when it is immediate and no middleware wraps it; `handler` then
+    /// runs the same.
+    let immediate: ImmediateHandler?
 
-    init(method: HTTPMethod, pattern: RoutePattern, options: RouteOptions, handler: @escaping Handler) {
+    init(method: HTTPMethod, pattern: RoutePattern, options: RouteOptions, handler: @escaping Handler,
+         immediate: ImmediateHandler? = nil) {
         self.method = method
         self.pattern = pattern
         self.options = options
         self.handler = handler
+        self.immediate = immediate
     }
 }
 
@@ -137,10 +155,28 @@ public struct Router: Sendable {
     public mutating func add(
         _ method: HTTPMethod, _ pattern: String, options: RouteOptions = RouteOptions(), handler: @escaping Handler
     ) throws {
+        try add(method, pattern, options: options, handler: handler, immediate: nil)
+    }
+
+    /// Registers a route whose handler starts synchronously (see `ImmediateHandler`).
+    package mutating func add(
+        _ method: HTTPMethod, _ pattern: String, options: RouteOptions, immediate: @escaping ImmediateHandler
+    ) throws {
+        let handler: Handler = { request, context in
+            switch try immediate(request, context) {
+            case .answered(let response): return response
+            case .pending(let answer): return try await answer()
+            }
+        }
+        try add(method, pattern, options: options, handler: handler, immediate: immediate)
+    }
+
+    private mutating func add(_ method: HTTPMethod, _ pattern: String, options: RouteOptions, handler: @escaping Handler,
+                              immediate: ImmediateHandler?) throws {
         let full = prefix.isEmpty ? pattern : (pattern == "/" ? prefix : prefix + pattern)
         let chain = middleware + options.middleware
         let route = Route(method: method, pattern: try RoutePattern(full), options: options,
-                          handler: MiddlewareChain.compose(chain, handler))
+                          handler: MiddlewareChain.compose(chain, handler), immediate: chain.isEmpty ? immediate : nil)
         insert(route)
         // A preflight must reach the middleware that answers it, not a 405.
         if chain.contains(where: \.answersPreflight) && method != .options && !hasRoute(.options, route.pattern) {

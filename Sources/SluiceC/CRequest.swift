@@ -176,23 +176,24 @@ final class CRequest: @unchecked Sendable {
 
     // MARK: The handler's side
 
-    /// Calls the before hook and the C handler (here, or on the blocking pool), waits for the
-    /// answer, and reports it to the after hook.
+    /// Calls the before hook and the C handler (here, or on the blocking pool); the answer if
+    /// the handler gave it already (the common case on a loop thread), else how to wait for
+    /// it and report it to the after hook.
     ///
-    /// Every async function on a request's way keeps a frame in its task's allocator, and each
-    /// 1 KiB the frames outgrow costs a malloc: so the synchronous steps (starting the handler,
-    /// taking its answer) are functions of their own, and this frame holds nothing across
-    /// its one await.
-    @inline(never) nonisolated(nonsending)
-    func run(_ route: CRoute) async throws -> Response {
+    /// Synchronous, so that the dispatcher runs it in its own frame: an async function here
+    /// kept a frame in the task's allocator, and each 1 KiB the frames outgrow costs a malloc.
+    @inline(never)
+    func runImmediately(_ route: CRoute) throws -> ImmediateOutcome {
         let pool = route.blocking ? server.running.pool : nil
         let hooks = route.monitoring ? nil : server.running.hooks
         if let hooks, let after = hooks.after {
-            return try await runReporting(route.handler, userData: route.userData, pool: pool, hooks: hooks, after: after)
+            return .pending { [self] in
+                try await runReporting(route.handler, userData: route.userData, pool: pool, hooks: hooks, after: after)
+            }
         }
         try start(route.handler, userData: route.userData, pool: pool, before: hooks)
-        if let answer = takeAnswer() { return try answer.response() }
-        return try await waitForAnswer().response()
+        if let answer = takeAnswer() { return .answered(try answer.response()) }
+        return .pending { [self] in try await waitForAnswer().response() }
     }
 
     /// `run` with an after hook.

@@ -115,12 +115,12 @@ final class CServer: @unchecked Sendable {
             let route = CRoute(handler: handler, userData: userData, blocking: options.blocking != 0 || options.stream_body != 0,
                                monitoring: options.monitoring != 0, streamsBody: routeOptions.streamsBody)
             // unowned(unsafe): the server outlives its routes' requests (see CRequest.server).
-            // Typed as a Handler where it is written, so that no thunk adapts it to one.
-            let respond: Handler = { [unowned(unsafe) self] request, context in
-                try await CRequest(request: request, context: context, server: self, streamsBody: route.streamsBody).run(route)
+            let respond: ImmediateHandler = { [unowned(unsafe) self] request, context in
+                try CRequest(request: request, context: context, server: self, streamsBody: route.streamsBody)
+                    .runImmediately(route)
             }
             do {
-                try state.router.add(HTTPMethod(rawValue: method), pattern, options: routeOptions, handler: respond)
+                try state.router.add(HTTPMethod(rawValue: method), pattern, options: routeOptions, immediate: respond)
             } catch {
                 return ErrorCode.from(error)
             }

@@ -107,6 +107,42 @@ struct MiddlewareTests {
         }
     }
 
+    @Test("an immediate handler (the C API's) answers at once or later, fails with its status, and runs inside middleware")
+    func immediateHandlers() async throws {
+        let trace = Trace()
+        try await withServer(routes: { router in
+            try! router.add(.get, "/now", options: RouteOptions()) { _, _ in
+                trace.append("now")
+                return .answered(.text("now"))
+            }
+            try! router.add(.get, "/later", options: RouteOptions()) { _, _ in
+                .pending {
+                    try await Task.sleep(for: .milliseconds(5))
+                    trace.append("later")
+                    return .text("later")
+                }
+            }
+            try! router.add(.get, "/refused", options: RouteOptions()) { _, _ in throw HTTPError(409, message: "taken") }
+            router.group("/wrapped") { group in
+                group.use(Step(name: "outer", trace: trace))
+                try! group.add(.get, "/now", options: RouteOptions()) { _, _ in
+                    trace.append("wrapped")
+                    return .answered(.text("wrapped"))
+                }
+            }
+        }) { port in
+            let client = try TestClient(port: port)
+            #expect(try await blocking { try client.request("GET", "/now") }.text == "now")
+            #expect(trace.take() == ["now"])
+            #expect(try await blocking { try client.request("GET", "/later") }.text == "later")
+            #expect(trace.take() == ["later"])
+            #expect(try await blocking { try client.request("GET", "/refused") }.status == 409)
+            let wrapped = try await blocking { try client.request("GET", "/wrapped/now") }
+            #expect(wrapped.text == "wrapped" && wrapped.headers.contains { $0 == ("X-Step", "outer") })
+            #expect(trace.take() == ["outer>", "wrapped", "<outer"])
+        }
+    }
+
     @Test("the access log writes method, path, status, bytes, duration and request id per request")
     func accessLog() async throws {
         let lines = Lines()
