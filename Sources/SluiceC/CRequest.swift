@@ -13,12 +13,14 @@ import Glibc
 /// both have happened, and a second answer inside the handler gets an error, not a crash.
 ///
 /// A classifier gets a view: the same reading, no answer (its calls get SLUICE_ESTATE), no
-/// context (no path parameters yet); it costs one allocation, made for every request.
+/// path parameters yet; it costs one allocation, made for every request.
 final class CRequest: @unchecked Sendable {
     // @unchecked: mutable state is behind `state`'s lock, and the C memory behind `owned`'s.
     let request: Request
-    /// nil for a classifier's view.
-    let context: RequestContext?
+    /// Its route's path parameters (none yet for a classifier's view).
+    let parameters: [String: String]
+    /// `RequestContext.gateOccupancyOnEntry` (nil for a classifier's view).
+    let gateOccupancyOnEntry: Int?
     // unowned(unsafe): a server outlives its requests' use of it (sluice_server_destroy waits
     // until its run has ended: every request task done, the blocking pool joined); no
     // reference counting per request.
@@ -86,10 +88,12 @@ final class CRequest: @unchecked Sendable {
     // Never inlined into the async closure that makes each request: its temporaries would
     // widen that closure's frame.
     @inline(never)
-    init(request: Request, context: RequestContext, server: CServer, streamsBody: Bool = false) {
+    init(request: Request, parameters: [String: String], gateOccupancyOnEntry: Int?, server: CServer,
+         streamsBody: Bool = false) {
         self.streamsBody = streamsBody
         self.request = request
-        self.context = context
+        self.parameters = parameters
+        self.gateOccupancyOnEntry = gateOccupancyOnEntry
         self.server = server
         self.state = Locked(State())
     }
@@ -98,7 +102,8 @@ final class CRequest: @unchecked Sendable {
     init(viewing request: Request, server: CServer) {
         self.streamsBody = false
         self.request = request
-        self.context = nil
+        self.parameters = [:]
+        self.gateOccupancyOnEntry = nil
         self.server = server
         self.state = nil
     }
@@ -108,6 +113,15 @@ final class CRequest: @unchecked Sendable {
     static func from(_ handle: OpaquePointer?) -> CRequest? {
         guard let handle else { return nil }
         return Unmanaged<CRequest>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
+    }
+
+    /// `body` with the request behind `handle` borrowed, not retained (`from` retains it for
+    /// the call): C holds a reference for as long as it may call. For the calls made on every
+    /// request; `body` must not use the request after answering it (that may release the last
+    /// reference).
+    static func borrowing<T>(_ handle: OpaquePointer?, orElse fallback: T, _ body: (CRequest) -> T) -> T {
+        guard let handle else { return fallback }
+        return Unmanaged<CRequest>.fromOpaque(UnsafeRawPointer(handle))._withUnsafeGuaranteedRef(body)
     }
 
     // MARK: Reading

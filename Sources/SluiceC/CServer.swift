@@ -116,8 +116,8 @@ final class CServer: @unchecked Sendable {
                                monitoring: options.monitoring != 0, streamsBody: routeOptions.streamsBody)
             // unowned(unsafe): the server outlives its routes' requests (see CRequest.server).
             let respond: ImmediateHandler = { [unowned(unsafe) self] request, context in
-                try CRequest(request: request, context: context, server: self, streamsBody: route.streamsBody)
-                    .runImmediately(route)
+                try CRequest(request: request, parameters: context.parameters, gateOccupancyOnEntry: context.gateOccupancyOnEntry,
+                             server: self, streamsBody: route.streamsBody).runImmediately(route)
             }
             do {
                 try state.router.add(HTTPMethod(rawValue: method), pattern, options: routeOptions, immediate: respond)

@@ -8,33 +8,47 @@ import Glibc
 // Request and answer entry points of Include/sluice.h.
 
 @_cdecl("sluice_request_method")
-public func sluiceRequestMethod(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? { CRequest.from(handle)?.methodPointer }
+public func sluiceRequestMethod(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
+    CRequest.borrowing(handle, orElse: nil) { $0.methodPointer }
+}
 
 @_cdecl("sluice_request_path")
-public func sluiceRequestPath(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? { CRequest.from(handle)?.pathPointer }
+public func sluiceRequestPath(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
+    CRequest.borrowing(handle, orElse: nil) { $0.pathPointer }
+}
 
 @_cdecl("sluice_request_query")
-public func sluiceRequestQuery(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? { CRequest.from(handle)?.queryPointer }
+public func sluiceRequestQuery(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
+    CRequest.borrowing(handle, orElse: nil) { $0.queryPointer }
+}
 
 @_cdecl("sluice_request_id")
-public func sluiceRequestID(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? { CRequest.from(handle)?.idPointer }
+public func sluiceRequestID(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
+    CRequest.borrowing(handle, orElse: nil) { $0.idPointer }
+}
 
 @_cdecl("sluice_request_header")
 public func sluiceRequestHeader(_ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
-    guard let request = CRequest.from(handle), let name = CString.read(name) else { return nil }
-    return request.string(.header(name.lowercased()), request.request.headers[name])
+    guard let name = CString.read(name) else { return nil }
+    return CRequest.borrowing(handle, orElse: nil) { request in
+        request.string(.header(name.lowercased()), request.request.headers[name])
+    }
 }
 
 @_cdecl("sluice_request_param")
 public func sluiceRequestParam(_ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
-    guard let request = CRequest.from(handle), let name = CString.read(name) else { return nil }
-    return request.string(.parameter(name), request.context?.parameter(name))
+    guard let name = CString.read(name) else { return nil }
+    return CRequest.borrowing(handle, orElse: nil) { request in
+        request.string(.parameter(name), request.parameters[name])
+    }
 }
 
 @_cdecl("sluice_request_query_param")
 public func sluiceRequestQueryParam(_ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
-    guard let request = CRequest.from(handle), let name = CString.read(name) else { return nil }
-    return request.string(.queryParameter(name), request.request.queryParameter(name))
+    guard let name = CString.read(name) else { return nil }
+    return CRequest.borrowing(handle, orElse: nil) { request in
+        request.string(.queryParameter(name), request.request.queryParameter(name))
+    }
 }
 
 @_cdecl("sluice_request_body")
@@ -46,7 +60,7 @@ public func sluiceRequestBody(_ handle: OpaquePointer?, _ outLength: UnsafeMutab
 
 @_cdecl("sluice_request_gate_occupancy")
 public func sluiceRequestGateOccupancy(_ handle: OpaquePointer?) -> Int32 {
-    Int32(CRequest.from(handle)?.context?.gateOccupancyOnEntry ?? 0)
+    CRequest.borrowing(handle, orElse: 0) { Int32($0.gateOccupancyOnEntry ?? 0) }
 }
 
 @_cdecl("sluice_request_server")
@@ -89,9 +103,8 @@ private func makeResponse(_ status: Int32, _ headers: UnsafePointer<sluice_heade
 @_cdecl("sluice_respond")
 public func sluiceRespond(_ handle: OpaquePointer?, _ status: Int32, _ headers: UnsafePointer<sluice_header>?, _ count: Int,
                           _ body: UnsafeRawPointer?, _ length: Int) -> Int32 {
-    guard let request = CRequest.from(handle) else { return ErrorCode.invalid }
     guard let response = makeResponse(status, headers, count, body, length) else { return ErrorCode.invalid }
-    return request.answer(.response(response))
+    return CRequest.borrowing(handle, orElse: ErrorCode.invalid) { $0.answer(.response(response)) }
 }
 
 @_cdecl("sluice_respond_owned")
