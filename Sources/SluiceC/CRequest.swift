@@ -1,21 +1,12 @@
 import Sluice
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The object behind a `sluice_request *`: the request as C sees it, and the meeting point
-/// of the C handler's answer (from any thread) and the Swift task that waits for it.
-///
-/// C holds two references: one until the handler function returns, one until the request is
-/// answered (an answer after cancellation only releases it). So the handle stays valid until
-/// both have happened, and a second answer inside the handler gets an error, not a crash.
-///
-/// A classifier gets a view: the same reading, no answer (its calls get SLUICE_ESTATE), no
-/// path parameters yet; it costs one allocation, made for every request.
-final class CRequest: @unchecked Sendable {
-    // @unchecked: mutable state is behind `state`'s lock, and the C memory behind `owned`'s.
+/// What a `CRequest` holds: the request as C sees it, and (under the request's mutex) the
+/// answer's state and the C memory made for C's reads.
+struct CRequestCore {
     let request: Request
     /// Its route's path parameters (none yet for a classifier's view).
     let parameters: [String: String]
@@ -27,6 +18,29 @@ final class CRequest: @unchecked Sendable {
     unowned(unsafe) let server: CServer
     /// Whether its route streams the body (`stream_body`).
     let streamsBody: Bool
+    /// A classifier's view: it cannot be answered.
+    let isView: Bool
+    /// Only under the mutex.
+    var state = CRequest.State()
+}
+
+/// The object behind a `sluice_request *`: the request as C sees it, and the meeting point
+/// of the C handler's answer (from any thread) and the Swift task that waits for it.
+///
+/// C holds two references: one until the handler function returns, one until the request is
+/// answered (an answer after cancellation only releases it). So the handle stays valid until
+/// both have happened, and a second answer inside the handler gets an error, not a crash.
+///
+/// A classifier gets a view: the same reading, no answer (its calls get SLUICE_ESTATE), no
+/// path parameters yet; it costs one allocation, made for every request.
+///
+/// A buffer whose header is the request and whose one element is its pthread mutex: one
+/// allocation per request for both (a `Locked` beside it took a second).
+///
+/// The standard library marks ManagedBuffer unavailable as Sendable, so a CRequest crosses into
+/// a @Sendable closure as `sendable` (`state` is read and written only under the mutex; the
+/// rest is immutable).
+final class CRequest: ManagedBuffer<CRequestCore, pthread_mutex_t> {
 
     enum Answer: Sendable {
         case response(Response)
@@ -42,15 +56,19 @@ final class CRequest: @unchecked Sendable {
 
     typealias CancelCallback = @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void
 
-    private typealias CancelHook = CCallback<CancelCallback>
+    typealias CancelHook = CCallback<CancelCallback>
 
-    private struct State: Sendable {
+    struct State {
         var answer: Answer?
         var answered = false
         var cancelled = false
         var waiter: UnsafeContinuation<Answer, any Error>?
         var cancelHook: CancelHook?
         var streaming: CStreaming?
+        /// What C has read as C strings, and the body copy: each made on its first read of a
+        /// present value (an absent one has none: C reads NULL), the same pointer for every
+        /// later read, freed with the request.
+        var owned: [Field: UnsafeMutableRawPointer] = [:]
     }
 
     /// What C reads through a pointer the request owns.
@@ -62,53 +80,59 @@ final class CRequest: @unchecked Sendable {
         case queryParameter(String)
     }
 
-    /// malloc'd memory owned by the request (an absent value has none: C reads NULL).
-    struct OwnedMemory: @unchecked Sendable {
-        // @unchecked: written once under the lock, freed with the store.
-        let pointer: UnsafeMutableRawPointer
-    }
+    var request: Request { header.request }
+    var parameters: [String: String] { header.parameters }
+    var gateOccupancyOnEntry: Int? { header.gateOccupancyOnEntry }
+    var server: CServer { header.server }
+    var streamsBody: Bool { header.streamsBody }
 
-    /// What C has read as C strings, and the body copy: each made on its first read of a
-    /// present value (most handlers read few, a classifier usually finds nothing), the same
-    /// pointer for every later read, freed with the request.
-    private final class OwnedStore: Sendable {
-        let entries = Locked([Field: OwnedMemory]())
-
-        deinit {
-            entries.withLock { entries in
-                for memory in entries.values { free(memory.pointer) }
-            }
-        }
-    }
-
-    /// nil for a classifier's view, which cannot be answered.
-    private let state: Locked<State>?
-    private let owned = AtomicLazyReference<OwnedStore>()
-
-    // Never inlined into the async closure that makes each request: its temporaries would
-    // widen that closure's frame.
+    // Never inlined into the closure that makes each request: its temporaries would widen
+    // the dispatcher's frame.
     @inline(never)
-    init(request: Request, parameters: [String: String], gateOccupancyOnEntry: Int?, server: CServer,
-         streamsBody: Bool = false) {
-        self.streamsBody = streamsBody
-        self.request = request
-        self.parameters = parameters
-        self.gateOccupancyOnEntry = gateOccupancyOnEntry
-        self.server = server
-        self.state = Locked(State())
+    static func make(request: Request, parameters: [String: String], gateOccupancyOnEntry: Int?, server: CServer,
+                     streamsBody: Bool = false) -> CRequest {
+        make(CRequestCore(request: request, parameters: parameters, gateOccupancyOnEntry: gateOccupancyOnEntry,
+                          server: server, streamsBody: streamsBody, isView: false))
     }
 
     /// A classifier's view of request.
-    init(viewing request: Request, server: CServer) {
-        self.streamsBody = false
-        self.request = request
-        self.parameters = [:]
-        self.gateOccupancyOnEntry = nil
-        self.server = server
-        self.state = nil
+    static func view(of request: Request, server: CServer) -> CRequest {
+        make(CRequestCore(request: request, parameters: [:], gateOccupancyOnEntry: nil, server: server,
+                          streamsBody: false, isView: true))
+    }
+
+    private static func make(_ core: CRequestCore) -> CRequest {
+        // create(minimumCapacity:) returns the dynamic type, a CRequest.
+        let made = unsafeDowncast(create(minimumCapacity: 1) { _ in core }, to: CRequest.self)
+        made.withUnsafeMutablePointerToElements { mutex in
+            mutex.initialize(to: pthread_mutex_t())
+            pthread_mutex_init(mutex, nil)
+        }
+        return made
+    }
+
+    deinit {
+        // The header is destroyed by the buffer; the mutex and the C memory are not.
+        withUnsafeMutablePointers { core, mutex in
+            for pointer in core.pointee.state.owned.values { free(pointer) }
+            pthread_mutex_destroy(mutex)
+            mutex.deinitialize(count: 1)
+        }
+    }
+
+    /// Runs `body` with the state, under the mutex.
+    private func withState<T>(_ body: (inout State) throws -> T) rethrows -> T {
+        try withUnsafeMutablePointers { core, mutex in
+            pthread_mutex_lock(mutex)
+            defer { pthread_mutex_unlock(mutex) }
+            return try body(&core.pointee.state)
+        }
     }
 
     var handle: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
+
+    /// Itself, for a @Sendable closure (see the type's comment).
+    private var sendable: UncheckedSendable<CRequest> { UncheckedSendable(self) }
 
     static func from(_ handle: OpaquePointer?) -> CRequest? {
         guard let handle else { return nil }
@@ -153,21 +177,21 @@ final class CRequest: @unchecked Sendable {
 
     /// The memory made for `field` on its first read; every later read gets the same.
     private func owned(_ field: Field, _ make: () -> UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
-        let store = owned.load() ?? owned.storeIfNil(OwnedStore())
-        return store.entries.withLock { entries in
-            if let memory = entries[field] { return memory.pointer }
+        withState { state in
+            if let pointer = state.owned[field] { return pointer }
             let pointer = make()
-            entries[field] = OwnedMemory(pointer: pointer)
+            state.owned[field] = pointer
             return pointer
         }
     }
 
-    var isCancelled: Bool { state?.withLock { $0.cancelled } ?? false }
+    var isCancelled: Bool { header.isView ? false : withState { $0.cancelled } }
 
     /// The request's streaming side, made on first use (most requests never stream); nil for
     /// a classifier's view.
     var streaming: CStreaming? {
-        state?.withLock { state in
+        if header.isView { return nil }
+        return withState { state in
             if let streaming = state.streaming { return streaming }
             let streaming = CStreaming()
             state.streaming = streaming
@@ -180,13 +204,7 @@ final class CRequest: @unchecked Sendable {
     func releaseStream() { Unmanaged.passUnretained(self).release() }
 
     /// Whether it was answered (a classifier's view counts as answered: it cannot be).
-    var isAnswered: Bool { state?.withLock { $0.answered } ?? true }
-
-    /// The answer's state of a request a handler runs for (never a view).
-    private var handlerState: Locked<State> {
-        guard let state else { preconditionFailure("a classifier's view has no handler") }
-        return state
-    }
+    var isAnswered: Bool { header.isView ? true : withState { $0.answered } }
 
     // MARK: The handler's side
 
@@ -201,13 +219,16 @@ final class CRequest: @unchecked Sendable {
         let pool = route.blocking ? server.running.pool : nil
         let hooks = route.monitoring ? nil : server.running.hooks
         if let hooks, let after = hooks.after {
-            return .pending { [self] in
-                try await runReporting(route.handler, userData: route.userData, pool: pool, hooks: hooks, after: after)
+            let request = sendable
+            return .pending {
+                try await request.value.runReporting(route.handler, userData: route.userData, pool: pool, hooks: hooks,
+                                                     after: after)
             }
         }
         try start(route.handler, userData: route.userData, pool: pool, before: hooks)
         if let answer = takeAnswer() { return .answered(try answer.response()) }
-        return .pending { [self] in try await waitForAnswer().response() }
+        let request = sendable
+        return .pending { try await request.value.waitForAnswer().response() }
     }
 
     /// `run` with an after hook.
@@ -257,10 +278,11 @@ final class CRequest: @unchecked Sendable {
             Unmanaged.passUnretained(self).release()
             return
         }
-        let call = UncheckedSendable((handler, userData, before, handle))
-        let submitted = pool.submit { [self] in
-            callHandler(call.value.0, userData: call.value.1, before: call.value.2, handle: call.value.3)
-            Unmanaged.passUnretained(self).release()
+        let call = UncheckedSendable((self, handler, userData, before, handle))
+        let submitted = pool.submit {
+            let (request, handler, userData, before, handle) = call.value
+            request.callHandler(handler, userData: userData, before: before, handle: handle)
+            Unmanaged.passUnretained(request).release()
         }
         if !submitted {
             Unmanaged.passUnretained(self).release()
@@ -273,7 +295,7 @@ final class CRequest: @unchecked Sendable {
     /// common case on a loop thread: no suspension, continuation or cancellation handler).
     @inline(never)
     private func takeAnswer() -> Answer? {
-        handlerState.withLock { state in state.answer.take() }
+        withState { state in state.answer.take() }
     }
 
     /// Runs the before hook, then the handler unless the hook answered; a hook that claims
@@ -293,7 +315,7 @@ final class CRequest: @unchecked Sendable {
     private func waitForAnswer() async throws -> Answer {
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Answer, any Error>) in
-                let ready: Result<Answer, any Error>? = handlerState.withLock { state in
+                let ready: Result<Answer, any Error>? = withState { state in
                     if let answer = state.answer.take() { return .success(answer) }
                     if state.cancelled { return .failure(CancellationError()) }
                     state.waiter = continuation
@@ -301,15 +323,15 @@ final class CRequest: @unchecked Sendable {
                 }
                 if let ready { continuation.resume(with: ready) }
             }
-        } onCancel: {
-            cancel()
+        } onCancel: { [request = sendable] in
+            request.value.cancel()
         }
     }
 
     /// Marks the request cancelled: the waiting task ends at once (returning its permits),
     /// the C cancel callback runs, and a later answer only releases the request.
     private func cancel() {
-        let (waiter, hook) = handlerState.withLock { state -> (UnsafeContinuation<Answer, any Error>?, CancelHook?) in
+        let (waiter, hook) = withState { state -> (UnsafeContinuation<Answer, any Error>?, CancelHook?) in
             guard !state.cancelled, !state.answered else { return (nil, nil) }
             state.cancelled = true
             defer {
@@ -325,8 +347,8 @@ final class CRequest: @unchecked Sendable {
     }
 
     func onCancel(_ callback: @escaping CancelCallback, userData: UnsafeMutableRawPointer?) -> Int32 {
-        guard let state else { return ErrorCode.state }
-        return state.withLock { state in
+        if header.isView { return ErrorCode.state }
+        return withState { state in
             if state.cancelled { return ErrorCode.cancelled }
             if state.answered || state.cancelHook != nil { return ErrorCode.state }
             state.cancelHook = CancelHook(function: callback, userData: userData)
@@ -338,8 +360,8 @@ final class CRequest: @unchecked Sendable {
 
     /// Delivers the answer exactly once; releases C's "unanswered" reference.
     func answer(_ answer: Answer) -> Int32 {
-        guard let state else { return ErrorCode.state }
-        let (code, waiter) = state.withLock { state -> (Int32, UnsafeContinuation<Answer, any Error>?) in
+        if header.isView { return ErrorCode.state }
+        let (code, waiter) = withState { state -> (Int32, UnsafeContinuation<Answer, any Error>?) in
             if state.answered { return (ErrorCode.state, nil) }
             state.answered = true
             state.cancelHook = nil

@@ -116,8 +116,9 @@ final class CServer: @unchecked Sendable {
                                monitoring: options.monitoring != 0, streamsBody: routeOptions.streamsBody)
             // unowned(unsafe): the server outlives its routes' requests (see CRequest.server).
             let respond: ImmediateHandler = { [unowned(unsafe) self] request, context in
-                try CRequest(request: request, parameters: context.parameters, gateOccupancyOnEntry: context.gateOccupancyOnEntry,
-                             server: self, streamsBody: route.streamsBody).runImmediately(route)
+                try CRequest.make(request: request, parameters: context.parameters,
+                                  gateOccupancyOnEntry: context.gateOccupancyOnEntry, server: self,
+                                  streamsBody: route.streamsBody).runImmediately(route)
             }
             do {
                 try state.router.add(HTTPMethod(rawValue: method), pattern, options: routeOptions, immediate: respond)
@@ -149,7 +150,7 @@ final class CServer: @unchecked Sendable {
     /// The Swift side of the C classifier: a view of the request for the call's duration.
     private func priorityClassifier(_ hook: ClassifierHook) -> PriorityClassifier {
         { [unowned(unsafe) self] request in
-            let cRequest = CRequest(viewing: request, server: self)
+            let cRequest = CRequest.view(of: request, server: self)
             let priority = hook.function(cRequest.handle, hook.userData)
             return priority == SLUICE_PRIORITY_DEFAULT ? nil : RequestPriority(rawValue: Int(priority))
         }
