@@ -80,11 +80,14 @@ final class CRequest: ManagedBuffer<CRequestCore, pthread_mutex_t> {
         case queryParameter(String)
     }
 
-    var request: Request { header.request }
-    var parameters: [String: String] { header.parameters }
-    var gateOccupancyOnEntry: Int? { header.gateOccupancyOnEntry }
-    var server: CServer { header.server }
-    var streamsBody: Bool { header.streamsBody }
+    // Read through the header's pointer: `header` is a class property, and reading one costs
+    // a dynamic exclusivity check (three per request).
+    var request: Request { withUnsafeMutablePointerToHeader { $0.pointee.request } }
+    var parameters: [String: String] { withUnsafeMutablePointerToHeader { $0.pointee.parameters } }
+    var gateOccupancyOnEntry: Int? { withUnsafeMutablePointerToHeader { $0.pointee.gateOccupancyOnEntry } }
+    var server: CServer { withUnsafeMutablePointerToHeader { $0.pointee.server } }
+    var streamsBody: Bool { withUnsafeMutablePointerToHeader { $0.pointee.streamsBody } }
+    private var isView: Bool { withUnsafeMutablePointerToHeader { $0.pointee.isView } }
 
     // Never inlined into the closure that makes each request: its temporaries would widen
     // the dispatcher's frame.
@@ -185,12 +188,12 @@ final class CRequest: ManagedBuffer<CRequestCore, pthread_mutex_t> {
         }
     }
 
-    var isCancelled: Bool { header.isView ? false : withState { $0.cancelled } }
+    var isCancelled: Bool { isView ? false : withState { $0.cancelled } }
 
     /// The request's streaming side, made on first use (most requests never stream); nil for
     /// a classifier's view.
     var streaming: CStreaming? {
-        if header.isView { return nil }
+        if isView { return nil }
         return withState { state in
             if let streaming = state.streaming { return streaming }
             let streaming = CStreaming()
@@ -204,7 +207,7 @@ final class CRequest: ManagedBuffer<CRequestCore, pthread_mutex_t> {
     func releaseStream() { Unmanaged.passUnretained(self).release() }
 
     /// Whether it was answered (a classifier's view counts as answered: it cannot be).
-    var isAnswered: Bool { header.isView ? true : withState { $0.answered } }
+    var isAnswered: Bool { isView ? true : withState { $0.answered } }
 
     // MARK: The handler's side
 
@@ -347,7 +350,7 @@ final class CRequest: ManagedBuffer<CRequestCore, pthread_mutex_t> {
     }
 
     func onCancel(_ callback: @escaping CancelCallback, userData: UnsafeMutableRawPointer?) -> Int32 {
-        if header.isView { return ErrorCode.state }
+        if isView { return ErrorCode.state }
         return withState { state in
             if state.cancelled { return ErrorCode.cancelled }
             if state.answered || state.cancelHook != nil { return ErrorCode.state }
@@ -360,7 +363,7 @@ final class CRequest: ManagedBuffer<CRequestCore, pthread_mutex_t> {
 
     /// Delivers the answer exactly once; releases C's "unanswered" reference.
     func answer(_ answer: Answer) -> Int32 {
-        if header.isView { return ErrorCode.state }
+        if isView { return ErrorCode.state }
         let (code, waiter) = withState { state -> (Int32, UnsafeContinuation<Answer, any Error>?) in
             if state.answered { return (ErrorCode.state, nil) }
             state.answered = true
