@@ -78,6 +78,15 @@ static void update_reading(sluice_io_conn *conn) {
     }
 }
 
+/* Keeps a buffer of the initial size as one of its loop's spares, or frees it. */
+static void give_back_buffer(sluice_io_loop *loop, char *buf, size_t cap) {
+    if (buf && cap == SLUICE_IO_INITIAL_BUFFER && loop->spare_count < SLUICE_IO_SPARE_BUFFERS) {
+        loop->spare_buffers[loop->spare_count++] = buf;
+    } else {
+        free(buf);
+    }
+}
+
 /*
  * Gives the read buffer back once nothing in it is pending: no partial request, no head kept
  * for a body in progress. Most requests arrive whole in one read, so between requests a
@@ -86,12 +95,7 @@ static void update_reading(sluice_io_conn *conn) {
 static void release_buffer(sluice_io_conn *conn) {
     if (conn->buf == NULL || conn->len != 0 || conn->head_len != 0 || conn->processing) return;
     if (conn->state != CONN_HEAD && conn->state != CONN_WAITING && conn->state != CONN_CLOSING) return;
-    sluice_io_loop *loop = conn->loop;
-    if (conn->cap == SLUICE_IO_INITIAL_BUFFER && loop->spare_count < SLUICE_IO_SPARE_BUFFERS) {
-        loop->spare_buffers[loop->spare_count++] = conn->buf;
-    } else {
-        free(conn->buf);
-    }
+    give_back_buffer(conn->loop, conn->buf, conn->cap);
     conn->buf = NULL;
     conn->cap = 0;
     conn->scanned = 0;
@@ -105,12 +109,7 @@ void sluice__conn_free_spares(sluice_io_loop *loop) {
 /* One of the connection's handles finished closing; the last one frees the connection. */
 static void handle_closed(sluice_io_conn *conn) {
     if (--conn->pending_closes > 0) return;
-    sluice_io_loop *loop = conn->loop;
-    if (conn->buf && conn->cap == SLUICE_IO_INITIAL_BUFFER && loop->spare_count < SLUICE_IO_SPARE_BUFFERS) {
-        loop->spare_buffers[loop->spare_count++] = conn->buf;
-    } else {
-        free(conn->buf);
-    }
+    give_back_buffer(conn->loop, conn->buf, conn->cap);
     free(conn);
 }
 
@@ -693,7 +692,8 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *out) {
     *out = uv_buf_init(conn->buf + conn->len, (unsigned int)(conn->cap - conn->len));
 }
 
-/* Gives a connection that held no buffer one of its own for the bytes read into its loop's. */
+/* Gives a connection that held no buffer one of its own for the bytes read into its loop's.
+ * Its length, scan and parse state are already those of an empty buffer (release_buffer). */
 static int adopt_loop_read(sluice_io_conn *conn, size_t nread) {
     sluice_io_loop *loop = conn->loop;
     size_t cap = SLUICE_IO_INITIAL_BUFFER;
@@ -705,9 +705,6 @@ static int adopt_loop_read(sluice_io_conn *conn, size_t nread) {
     memcpy(buf, loop->read_buffer, nread);
     conn->buf = buf;
     conn->cap = cap;
-    conn->len = 0;
-    conn->scanned = 0;
-    conn->head_parse_valid = 0;
     return 0;
 }
 
