@@ -306,7 +306,7 @@ final class Dispatcher: StatsSource {
             if let immediate = route.immediate {
                 switch try immediate(pending.request, context) {
                 case .answered(let answered): response = answered
-                case .pending(let answer): response = try await Self.awaitAnswer(answer)
+                case .pending(let answer): response = try await answer()
                 }
             } else {
                 response = try await route.handler(pending.request, context)
@@ -318,13 +318,6 @@ final class Dispatcher: StatsSource {
         // `stream`: a copy here would widen this frame, which every request allocates.
         if response.streamedBody == nil { return .response(response) }
         return await stream(response, pending)
-    }
-
-    /// An immediate handler's answer given later. Never inlined: its frame would swell
-    /// every request's.
-    @inline(never) nonisolated(nonsending)
-    private static func awaitAnswer(_ answer: PendingAnswer) async throws -> Response {
-        try await answer()
     }
 
     /// `run` on Swift's global executor.

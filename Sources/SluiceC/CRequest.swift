@@ -234,7 +234,7 @@ final class CRequest: ManagedBuffer<CRequestCore, pthread_mutex_t> {
         return .pending { try await request.value.waitForAnswer().response() }
     }
 
-    /// `run` with an after hook.
+    /// `runImmediately` with an after hook: starts the handler, waits for its answer and reports it.
     @inline(never) nonisolated(nonsending)
     private func runReporting(_ handler: @escaping @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void,
                               userData: UnsafeMutableRawPointer?, pool: BlockingPool?, hooks: Hooks,
