@@ -81,6 +81,15 @@ def demo(start_demo):
     return start_demo()
 
 
+def memory(demo, field):
+    """A memory field of the demo's /proc status (VmRSS, VmHWM, ...), in bytes."""
+    with open(f"/proc/{demo.process.pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no {field} for the demo")
+
+
 def wait_until(predicate, timeout=10.0, interval=0.02):
     """Polls a condition the test expects to become true; fails after `timeout`."""
     deadline = time.monotonic() + timeout

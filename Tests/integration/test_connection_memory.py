@@ -11,20 +11,12 @@ import signal
 
 import pytest
 
+from conftest import memory
 from http_client import Connection, request
 
-KiB = 1 << 10
 MiB = 1 << 20
 CONNECTIONS = 1000
 BOUND = 2 * MiB
-
-
-def memory(demo, field):
-    with open(f"/proc/{demo.process.pid}/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * KiB
-    raise AssertionError(f"no {field} for the demo")
 
 
 def sanitized(path):

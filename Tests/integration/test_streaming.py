@@ -12,20 +12,12 @@ import socket
 import threading
 import time
 
-from conftest import wait_until
+from conftest import memory, wait_until
 from http_client import Connection, request
 
 MiB = 1 << 20
 GROWTH_BOUND = 64 * MiB
 ALPHABET = bytes(range(ord("a"), ord("z") + 1))
-
-
-def memory(demo, field):
-    with open(f"/proc/{demo.process.pid}/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError(f"no {field} for the demo")
 
 
 def stats(port):
