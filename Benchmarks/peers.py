@@ -94,6 +94,16 @@ def busy_seconds():
     return (fields[0] + fields[1] + fields[2]) / TICKS
 
 
+def write_nginx_config(directory, port):
+    """The benchmark's nginx configuration, serving on port with its files in directory; its path."""
+    with open(os.path.join(HERE, "peers", "nginx.conf.in")) as template:
+        config = template.read().replace("@DIR@", directory).replace("@PORT@", str(port))
+    path = os.path.join(directory, f"nginx-{port}.conf")
+    with open(path, "w") as out:
+        out.write(config)
+    return path
+
+
 class Peer:
     def __init__(self, name, command, port, cwd=None):
         self.name, self.command, self.port, self.cwd = name, command, port, cwd
@@ -199,17 +209,14 @@ def main():
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="sluice-peers-")
-    with open(os.path.join(HERE, "peers", "nginx.conf.in")) as template:
-        config = template.read().replace("@DIR@", work).replace("@PORT@", "18203")
-    with open(os.path.join(work, "nginx.conf"), "w") as out:
-        out.write(config)
+    nginx_config = write_nginx_config(work, 18203)
     uvicorn = os.path.join(args.venv, "bin", "uvicorn")
     peers_dir = os.path.join(HERE, "peers")
     peers = [
         Peer("Sluice (Swift demo)", [args.swift_demo, "--port", "18201"], 18201),
         Peer("Sluice (C demo)", [args.c_demo, "--port", "18202"], 18202),
         Peer("Sluice (Swift, 2 io threads)", [args.swift_demo, "--port", "18208", "--io-threads", "2"], 18208),
-        Peer("nginx", ["nginx", "-c", os.path.join(work, "nginx.conf")], 18203),
+        Peer("nginx", ["nginx", "-c", nginx_config], 18203),
         Peer("node http", ["node", os.path.join(peers_dir, "node-server.js"), "18204"], 18204),
         Peer("Hummingbird 2", [args.hummingbird, "18205"], 18205),
         Peer("uvicorn + FastAPI", [uvicorn, "fastapi_app:app", "--port", "18206", "--loop", "uvloop", "--http",

@@ -24,18 +24,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from peers import tree_cpu_seconds, write_nginx_config
+
 PORTS = (18201, 18202)
 PEERS = Path(__file__).resolve().parent / "peers"
 
 
-def start(server: str, port: int, scratch: Path) -> tuple[subprocess.Popen, int]:
-    """Starts a server on CPU 0; returns its process and the pid whose CPU time counts."""
+def start(server: str, port: int, scratch: Path) -> subprocess.Popen:
+    """Starts a server on CPU 0 (its CPU time is that of its process tree: nginx's worker too)."""
     if server == "nginx":
         # The same nginx as bench-peers': its template, this run's directory and port.
-        template = (PEERS / "nginx.conf.in").read_text()
-        conf = scratch / f"nginx-{port}.conf"
-        conf.write_text(template.replace("@DIR@", str(scratch)).replace("@PORT@", str(port)))
-        process = subprocess.Popen(["taskset", "-c", "0", "nginx", "-c", str(conf)], start_new_session=True)
+        command = ["nginx", "-c", write_nginx_config(str(scratch), port)]
+        process = subprocess.Popen(["taskset", "-c", "0", *command], start_new_session=True)
     elif server == "node":
         process = subprocess.Popen(["taskset", "-c", "0", "node", str(PEERS / "node-server.js"), str(port)],
                                    start_new_session=True)
@@ -45,16 +45,7 @@ def start(server: str, port: int, scratch: Path) -> tuple[subprocess.Popen, int]
     time.sleep(1.0)
     if process.poll() is not None:
         sys.exit(f"shared_core: {server} exited at start")
-    if server != "nginx":
-        return process, process.pid
-    # The worker serves; the master only waits.
-    workers = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
-    return process, int(workers[0])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return process
 
 
 def load(port: int, path: str, seconds: int) -> subprocess.Popen:
@@ -77,26 +68,24 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=4)
     args = parser.parse_args()
-    for tool in ("wrk", "taskset", "pgrep"):
+    for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
             sys.exit(f"shared_core: {tool} is not installed")
 
     scratch = Path(tempfile.mkdtemp(prefix="shared-core-"))
     processes = []
     try:
-        pids = []
         for server, port in zip((args.server_a, args.server_b), PORTS):
-            process, pid = start(server, port, scratch)
-            processes.append(process)
-            pids.append(pid)
+            processes.append(start(server, port, scratch))
+        pids = [process.pid for process in processes]
         for port in PORTS:  # warm-up
             load(port, args.path, 1).communicate()
         ratios = []
         for round_number in range(1, args.rounds + 1):
-            before = [cpu_seconds(pid) for pid in pids]
+            before = [tree_cpu_seconds(pid) for pid in pids]
             runs = [load(port, args.path, args.seconds) for port in PORTS]
             rates = [requests_per_second(run.communicate()[0]) for run in runs]
-            costs = [(cpu_seconds(pid) - start_cpu) / (rate * args.seconds) * 1e6
+            costs = [(tree_cpu_seconds(pid) - start_cpu) / (rate * args.seconds) * 1e6
                      for pid, start_cpu, rate in zip(pids, before, rates)]
             ratios.append(costs[1] / costs[0])
             print(f"round {round_number}: A {rates[0]:.0f} req/s at {costs[0]:.2f} µs CPU/request, "
