@@ -122,7 +122,7 @@ struct MiddlewareTests {
                     return .text("later")
                 }
             }
-            try! router.add(.get, "/refused", options: RouteOptions()) { _, _ in throw HTTPError(409, message: "taken") }
+            try! router.add(.get, "/refused", options: RouteOptions(), immediate: { _, _ in throw HTTPError(409, message: "taken") })
             router.group("/wrapped") { group in
                 group.use(Step(name: "outer", trace: trace))
                 try! group.add(.get, "/now", options: RouteOptions()) { _, _ in

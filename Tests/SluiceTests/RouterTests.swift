@@ -50,8 +50,49 @@ struct RouterTests {
         if case .found = router().match(method: .head, path: "/users/1") {} else { Issue.record("pattern HEAD") }
     }
 
+    @Test("a handler with no await registers as synchronous (no async call per request), unless middleware wraps it")
+    func synchronousHandlers() async throws {
+        var router = Router()
+        router.get("/sync") { _, _ in .text("sync") }
+        router.post("/sync-throws") { _, _ in throw HTTPError(409, message: "taken") }
+        router.get("/async") { _, _ in
+            await Task.yield()
+            return .text("async")
+        }
+        router.group("/wrapped") { group in
+            group.use(PassThrough())
+            group.get("/sync") { _, _ in .text("wrapped") }
+        }
+        func route(_ method: HTTPMethod, _ path: String) throws -> Route {
+            guard case .found(let route, _) = router.match(method: method, path: path) else {
+                throw HTTPError(404, message: path)
+            }
+            return route
+        }
+        let context = RequestContext(requestID: "r")
+        let request = Request(method: .get, target: "/", path: "/", query: nil, headers: HTTPHeaders(), body: [], id: "r")
+        let sync = try route(.get, "/sync")
+        guard case .answered(let answered)? = try sync.immediate?(request, context) else {
+            Issue.record("a closure without await took the async overload")
+            return
+        }
+        #expect(String(decoding: answered.body, as: UTF8.self) == "sync")
+        #expect(try await sync.handler(request, context).body == Array("sync".utf8), "the handler runs the same")
+        #expect(throws: HTTPError.self) { try route(.post, "/sync-throws").immediate?(request, context) }
+        #expect(try route(.get, "/async").immediate == nil)
+        let wrapped = try route(.get, "/wrapped/sync")
+        #expect(wrapped.immediate == nil, "middleware must run around it")
+        #expect(try await wrapped.handler(request, context).body == Array("wrapped".utf8))
+    }
+
     @Test("refuses invalid patterns with a reason", arguments: ["hello", "/a/:", "/a/:x/:x", "/a/**/b", "/a//b", "/a/b:c", "/a/:x-y"])
     func invalidPatterns(_ pattern: String) {
         #expect(throws: RoutePattern.SyntaxError.self) { try RoutePattern(pattern) }
+    }
+}
+
+private struct PassThrough: Middleware {
+    func handle(_ request: Request, context: RequestContext, next: Handler) async throws -> Response {
+        try await next(request, context)
     }
 }
