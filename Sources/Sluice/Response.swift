@@ -15,13 +15,18 @@ public struct Response: Sendable {
         self.body = body
     }
 
+    // Built once: each response then shares the field list (a retain) instead of allocating
+    // one; a handler that adds a field copies it then.
+    private static let textHeaders: HTTPHeaders = ["Content-Type": "text/plain; charset=utf-8"]
+    private static let jsonHeaders: HTTPHeaders = ["Content-Type": "application/json"]
+
     /// A `text/plain; charset=utf-8` response.
     public static func text(_ text: String, status: Int = 200) -> Response {
-        Response(status: status, headers: ["Content-Type": "text/plain; charset=utf-8"], body: Array(text.utf8))
+        Response(status: status, headers: textHeaders, body: Array(text.utf8))
     }
 
     /// An `application/json` response from JSON text the caller has already encoded.
     public static func json(_ json: String, status: Int = 200) -> Response {
-        Response(status: status, headers: ["Content-Type": "application/json"], body: Array(json.utf8))
+        Response(status: status, headers: jsonHeaders, body: Array(json.utf8))
     }
 }
