@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 static void on_connection(uv_stream_t *listener, int status) {
     if (status != 0) return; /* libuv already keeps accepting after EMFILE and the like */
@@ -44,6 +45,27 @@ static int listen_on(sluice_io_loop *loop, const struct sockaddr_storage *addr) 
     }
     if ((rc = uv_tcp_bind(&loop->listener, (const struct sockaddr *)addr, 0)) != 0) return rc;
     return uv_listen((uv_stream_t *)&loop->listener, 1024, on_connection);
+}
+
+/*
+ * SO_REUSEPORT listeners of one user share a port, so a group would join another process's
+ * group on the same port (a second server started by mistake, or a stale one) and split its
+ * traffic instead of failing. A plain bind first, which any listener on the port refuses:
+ * EADDRINUSE, as a single listener would get. SO_REUSEADDR as libuv sets it, so connections
+ * in TIME_WAIT do not count.
+ */
+static int check_port_free(const struct sockaddr_storage *addr) {
+    int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    socklen_t len = addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    int rc = 0;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, (const struct sockaddr *)addr, len) != 0) {
+        rc = -errno;
+    }
+    close(fd);
+    return rc;
 }
 
 static int bound_port(uv_tcp_t *listener) {
@@ -97,6 +119,7 @@ int sluice_io_server_start(sluice_io_server *server) {
     memset(&addr, 0, sizeof(addr));
     int rc = resolve(server->host, server->options.port, &addr);
     if (rc != 0) return rc;
+    if (server->loop_count > 1 && server->options.port != 0 && (rc = check_port_free(&addr)) != 0) return rc;
     for (int i = 0; i < server->loop_count; i++) {
         if ((rc = listen_on(&server->loops[i], &addr)) != 0) return rc;
         if (i == 0) {

@@ -78,3 +78,21 @@ def test_sigterm_under_load_completes_every_admitted_request(demo_path):
     for expected_id, response in results:
         assert response.status == 200, response.status
         assert response.json()["id"] == expected_id
+
+
+def test_a_second_server_on_a_busy_port_fails_instead_of_sharing_it(start_demo, demo_path):
+    """Several io threads listen with SO_REUSEPORT; a second such server on the same port must
+    refuse to start (as a single listener would), not take part of the first one's traffic."""
+    first = start_demo("--io-threads", "2")
+    for io_threads in ("2", "1"):
+        second = subprocess.run([demo_path, "--host", "127.0.0.1", "--port", str(first.port),
+                                 "--io-threads", io_threads],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+        assert second.returncode != 0, f"a second server with {io_threads} io thread(s) started"
+        assert "listening on" not in second.stdout
+        assert second.stderr.strip(), "it says why"
+    # Every connection still reaches the first server: none went to a second listener.
+    before = request(first.port, "GET", "/stats").json()["completed"]
+    for _ in range(50):
+        assert request(first.port, "GET", "/hello").status == 200
+    assert request(first.port, "GET", "/stats").json()["completed"] - before >= 50
