@@ -110,17 +110,25 @@ class Peer:
         self.process = None
 
     def start(self):
+        # Whatever answers on the port must be this peer: a stale server left on it would be
+        # measured in its place (and its CPU counted as "other").
+        if self.answers():
+            raise RuntimeError(f"port {self.port} already answers before {self.name} starts")
         self.process = subprocess.Popen(["taskset", "-c", "0", *self.command], cwd=self.cwd,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                         preexec_fn=raise_descriptor_limit)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{self.port}/hello", timeout=1).status == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not start")
+        while time.monotonic() < deadline and self.process.poll() is None:
+            if self.answers():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not start (exit code {self.process.poll()})")
+
+    def answers(self):
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{self.port}/hello", timeout=1).status == 200
+        except OSError:
+            return False
 
     def stop(self):
         self.process.terminate()
