@@ -13,3 +13,24 @@ enum CString {
         pointer.map { String(cString: $0) }
     }
 }
+
+/// Field values C handlers send on nearly every answer. Read from C, one of these is the
+/// constant itself (a literal: its bytes stay in the binary), where a copy of a string longer
+/// than 15 bytes, which is not stored inline, would cost an allocation per answer.
+enum CommonFieldValue {
+    private static let known: [String] = [
+        "text/plain; charset=utf-8", "text/html; charset=utf-8", "application/json",
+        "application/json; charset=utf-8", "application/octet-stream",
+    ]
+
+    /// The C string at pointer as a Swift string, or nil for NULL.
+    static func read(_ pointer: UnsafePointer<CChar>?) -> String? {
+        guard let pointer else { return nil }
+        let length = strlen(pointer)
+        for value in known where value.utf8.count == length {
+            let same = value.utf8.withContiguousStorageIfAvailable { memcmp($0.baseAddress!, pointer, length) == 0 }
+            if same == true { return value }
+        }
+        return String(cString: pointer)
+    }
+}

@@ -84,7 +84,7 @@ private func makeHeaders(_ headers: UnsafePointer<sluice_header>?, _ count: Int)
     guard count == 0 || headers != nil else { return nil }
     var fields = HTTPHeaders()
     for i in 0..<count {
-        guard let name = CString.read(headers![i].name), let value = CString.read(headers![i].value),
+        guard let name = CString.read(headers![i].name), let value = CommonFieldValue.read(headers![i].value),
             ResponseHeadEncoder.isToken(name), ResponseHeadEncoder.isFieldValue(value)
         else { return nil }
         fields.add(name: name, value: value)

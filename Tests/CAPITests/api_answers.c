@@ -4,6 +4,7 @@
 #include "test_support.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -53,7 +54,25 @@ static void owned(sluice_request *request, void *user_data) {
     CHECK_RC(sluice_respond_owned(request, 200, NULL, 0, body, 5, owned_free), SLUICE_OK);
 }
 
+/* Content types: values the library keeps as constants, and values one byte or one length
+ * away from them, must each go out exactly as the handler sent it. */
+static const char *content_types[] = {
+    "text/plain; charset=utf-8", "text/plain; charset=utf-9", "text/plain; charset=utf-8x", "application/json",
+    "application/jsoN", "application/js", "application/octet-stream", "text/plain",
+};
+enum { CONTENT_TYPES = sizeof(content_types) / sizeof(content_types[0]) };
+
+static void typed(sluice_request *request, void *user_data) {
+    sluice_header type[] = {{"Content-Type", user_data}};
+    CHECK_RC(sluice_respond(request, 200, type, 1, "t", 1), SLUICE_OK);
+}
+
 static void routes(sluice_server *server) {
+    for (int i = 0; i < CONTENT_TYPES; i++) {
+        char pattern[32];
+        snprintf(pattern, sizeof(pattern), "/type/%d", i);
+        CHECK_RC(sluice_server_add_route(server, "GET", pattern, typed, (void *)content_types[i], NULL), SLUICE_OK);
+    }
     sluice_route_options slow = SLUICE_ROUTE_OPTIONS_INIT;
     slow.timeout_ms = 100;
     slow.blocking = 1;
@@ -88,6 +107,14 @@ int main(void) {
     CHECK(stats.errors == 1);
     CHECK(stats.completed == 3);
     CHECK(stats.in_flight == 0);
+
+    for (int i = 0; i < CONTENT_TYPES; i++) {
+        char request[96], expected[96], response[1024];
+        snprintf(request, sizeof(request), "GET /type/%d HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", i);
+        snprintf(expected, sizeof(expected), "\r\nContent-Type: %s\r\n", content_types[i]);
+        CHECK(http_exchange(port, request, response, sizeof(response)) == 200);
+        CHECK(strstr(response, expected) != NULL);
+    }
 
     CHECK_RC(sluice_server_stop(server), SLUICE_OK);
     CHECK_RC(sluice_server_run(server), SLUICE_OK);
