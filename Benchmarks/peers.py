@@ -104,6 +104,14 @@ def write_nginx_config(directory, port):
     return path
 
 
+def answers(port):
+    """Whether a server answers GET /hello on 127.0.0.1:port."""
+    try:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/hello", timeout=1).status == 200
+    except OSError:
+        return False
+
+
 class Peer:
     def __init__(self, name, command, port, cwd=None):
         self.name, self.command, self.port, self.cwd = name, command, port, cwd
@@ -125,10 +133,7 @@ class Peer:
         raise RuntimeError(f"{self.name} did not start (exit code {self.process.poll()})")
 
     def answers(self):
-        try:
-            return urllib.request.urlopen(f"http://127.0.0.1:{self.port}/hello", timeout=1).status == 200
-        except OSError:
-            return False
+        return answers(self.port)
 
     def stop(self):
         self.process.terminate()

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from peers import tree_cpu_seconds, write_nginx_config
+from peers import answers, tree_cpu_seconds, write_nginx_config
 
 PORTS = (18201, 18202)
 PEERS = Path(__file__).resolve().parent / "peers"
@@ -32,6 +32,9 @@ PEERS = Path(__file__).resolve().parent / "peers"
 
 def start(server: str, port: int, scratch: Path) -> subprocess.Popen:
     """Starts a server on CPU 0 (its CPU time is that of its process tree: nginx's worker too)."""
+    # A stale server on the port would be measured in its place.
+    if answers(port):
+        sys.exit(f"shared_core: port {port} already answers before {server} starts")
     if server == "nginx":
         # The same nginx as bench-peers': its template, this run's directory and port.
         command = ["nginx", "-c", write_nginx_config(str(scratch), port)]
