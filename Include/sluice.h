@@ -198,7 +198,9 @@ SLUICE_EXPORT int sluice_server_set_hooks(sluice_server *server, sluice_before_f
 /*
  * Binds and starts serving on the engine's threads; returns at once. *out_port (may be
  * NULL) receives the bound port. Returns 0, SLUICE_ELISTEN, SLUICE_EINVAL, or
- * SLUICE_ESTATE if already started.
+ * SLUICE_ESTATE if already started. SLUICE_ELISTEN too when another process listens on the
+ * port, with any number of I/O threads: their SO_REUSEPORT listeners never join another
+ * server's.
  */
 SLUICE_EXPORT int sluice_server_start(sluice_server *server, int *out_port);
 
