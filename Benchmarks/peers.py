@@ -120,20 +120,17 @@ class Peer:
     def start(self):
         # Whatever answers on the port must be this peer: a stale server left on it would be
         # measured in its place (and its CPU counted as "other").
-        if self.answers():
+        if answers(self.port):
             raise RuntimeError(f"port {self.port} already answers before {self.name} starts")
         self.process = subprocess.Popen(["taskset", "-c", "0", *self.command], cwd=self.cwd,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                         preexec_fn=raise_descriptor_limit)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and self.process.poll() is None:
-            if self.answers():
+            if answers(self.port):
                 return
             time.sleep(0.1)
         raise RuntimeError(f"{self.name} did not start (exit code {self.process.poll()})")
-
-    def answers(self):
-        return answers(self.port)
 
     def stop(self):
         self.process.terminate()
