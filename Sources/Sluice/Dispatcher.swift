@@ -168,7 +168,7 @@ final class Dispatcher: StatsSource {
     /// The synchronous steps are functions of their own.
     nonisolated(nonsending) func handle(_ pending: PendingRequest) async {
         guard let route = pending.route else { return }
-        pending.attachCurrentTask()
+        // The task is linked to the request (for cancellation) only where it may suspend.
         defer { pending.detachTask() }
         if route.options.isMonitoring {
             await handleMonitoring(route, pending)
@@ -211,6 +211,7 @@ final class Dispatcher: StatsSource {
     /// refused (and answered).
     @inline(never) nonisolated(nonsending)
     private func admitByWaiting(_ route: Route, _ pending: PendingRequest, after partial: FreeAdmission) async -> Admission? {
+        pending.attachCurrentTask()
         let weight = route.options.weight
         let budget = budget(of: route)
         var occupancyOnEntry: Int?
@@ -297,7 +298,10 @@ final class Dispatcher: StatsSource {
     /// (`runsOnLoop: false`, unless `offLoop` says it is there already).
     @inline(never) nonisolated(nonsending)
     private func run(_ route: Route, _ pending: PendingRequest, occupancyOnEntry: Int?, offLoop: Bool = false) async -> Outcome {
-        if !route.options.runsOnLoop && !offLoop { return await runOffLoop(route, pending, occupancyOnEntry: occupancyOnEntry) }
+        if !route.options.runsOnLoop && !offLoop {
+            pending.attachCurrentTask()
+            return await runOffLoop(route, pending, occupancyOnEntry: occupancyOnEntry)
+        }
         let context = RequestContext(
             requestID: pending.request.id, parameters: pending.parameters, shared: shared,
             gateOccupancyOnEntry: occupancyOnEntry, statsSource: self)
@@ -306,9 +310,12 @@ final class Dispatcher: StatsSource {
             if let immediate = route.immediate {
                 switch try immediate(pending.request, context) {
                 case .answered(let answered): response = answered
-                case .pending(let answer): response = try await answer()
+                case .pending(let answer):
+                    pending.attachCurrentTask()
+                    response = try await answer()
                 }
             } else {
+                pending.attachCurrentTask()
                 response = try await route.handler(pending.request, context)
             }
         } catch {
@@ -317,6 +324,7 @@ final class Dispatcher: StatsSource {
         // The common case answers with no further async call. The body is taken out by
         // `stream`: a copy here would widen this frame, which every request allocates.
         if response.streamedBody == nil { return .response(response) }
+        pending.attachCurrentTask()
         return await stream(response, pending)
     }
 

@@ -43,6 +43,75 @@ struct EngineTests {
         #expect(sawCancellation.current == 1)
     }
 
+    @Test("a handler that never suspends off the loop is cancelled by its client leaving and by its deadline")
+    func offLoopCancellation() async throws {
+        // A synchronous handler off the loop runs while the loop sees the client go or the
+        // deadline pass: its task must be linked to the request before it leaves the loop.
+        let started = Counter(), sawCancellation = Counter(), ended = Counter()
+        let spinUntilCancelled: SynchronousHandler = { _, _ in
+            started.increment()
+            defer { ended.increment() }
+            for _ in 0..<5_000 where !Task.isCancelled { usleep(1_000) }
+            if Task.isCancelled { sawCancellation.increment() }
+            return .text("not cancelled")
+        }
+        try await withServer(configure: { $0.handlerTimeout = .milliseconds(300) }, routes: { router in
+            router.get("/spin", options: RouteOptions(runsOnLoop: false, timeout: .seconds(30)), handler: spinUntilCancelled)
+            router.get("/spin-deadline", options: RouteOptions(runsOnLoop: false), handler: spinUntilCancelled)
+        }) { port in
+            let client = try TestClient(port: port)
+            try client.send("GET /spin HTTP/1.1\r\nHost: a\r\n\r\n")
+            #expect(try await eventually { started.current == 1 })
+            client.reset()
+            #expect(try await eventually { ended.current == 1 })
+            #expect(sawCancellation.current == 1, "the client left: the handler's task is cancelled")
+
+            let status = try await blocking { try TestClient(port: port).request("GET", "/spin-deadline").status }
+            #expect(status == 504)
+            #expect(try await eventually { ended.current == 2 })
+            #expect(sawCancellation.current == 2, "the deadline passed: the handler's task is cancelled")
+        }
+    }
+
+    @Test("a request queued at the gate leaves the queue when its client leaves")
+    func queuedClientLeaves() async throws {
+        let statsBox = StatsBox()
+        let release = OneShotSignal()
+        try await withServer(configure: { $0.maxConcurrency = 1; $0.maxQueue = 5 }, routes: { router in
+            router.get("/hold") { _, _ in
+                await release.wait()
+                return .text("held")
+            }
+            router.get("/stats", options: RouteOptions(isMonitoring: true)) { _, context in
+                statsBox.set(context.serverStats)
+                return .text("ok")
+            }
+        }) { port in
+            try await blocking {
+                defer { release.fire() } // also when an expectation below throws
+                let holder = try TestClient(port: port)
+                try holder.send("GET /hold HTTP/1.1\r\nHost: a\r\n\r\n")
+                let observer = try TestClient(port: port)
+                while statsBox.value?.inFlight != 1 { _ = try observer.request("GET", "/stats") }
+                let queued = try TestClient(port: port)
+                try queued.send("GET /hold HTTP/1.1\r\nHost: a\r\n\r\n")
+                while statsBox.value?.queued != 1 { _ = try observer.request("GET", "/stats") }
+                queued.reset()
+                // Leaves at once, not at the queue timeout (5 s), and never runs.
+                let start = ContinuousClock.now
+                while statsBox.value?.queued != 0 && ContinuousClock.now - start < .seconds(3) {
+                    _ = try observer.request("GET", "/stats")
+                }
+                #expect(statsBox.value?.queued == 0)
+                #expect(statsBox.value?.cancelled == 1)
+                release.fire()
+                #expect(try holder.readResponse().text == "held")
+                _ = try observer.request("GET", "/stats")
+                #expect(statsBox.value?.completed == 1, "the queued request's handler never ran")
+            }
+        }
+    }
+
     @Test("stats account for every request exactly once")
     func accounting() async throws {
         let statsBox = StatsBox()

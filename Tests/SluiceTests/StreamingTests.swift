@@ -2,15 +2,6 @@ import Glibc
 @testable import Sluice
 import Testing
 
-/// Polls `condition` every millisecond for up to `seconds`; whether it became true.
-private func eventually(_ seconds: Double = 10, _ condition: @Sendable () -> Bool) async throws -> Bool {
-    for _ in 0..<Int(seconds * 1000) {
-        if condition() { return true }
-        try await Task.sleep(for: .milliseconds(1))
-    }
-    return condition()
-}
-
 @Suite struct RequestBodyStreamTests {
     @Test func creditFollowsWhatTheReaderTakes() async throws {
         let stream = RequestBodyStream(window: 100)
@@ -249,6 +240,32 @@ private func eventually(_ seconds: Double = 10, _ condition: @Sendable () -> Boo
             _ = try await blocking { try client.readChunkedPrefix() }
             client.reset()
             #expect(try await eventually { failure.withLock { $0 } == "closed" })
+        }
+    }
+
+    @Test func aDepartedClientCancelsAProducerThatWaits() async throws {
+        // A producer between writes learns of the departure only through its task.
+        let outcome = Locked<String?>(nil)
+        try await withServer { router in
+            router.get("/idle") { _, _ in
+                .stream { writer in
+                    try await writer.write("first")
+                    do {
+                        try await Task.sleep(for: .seconds(30))
+                    } catch {
+                        outcome.withLock { $0 = Task.isCancelled ? "cancelled" : "\(error)" }
+                        throw error
+                    }
+                    outcome.withLock { $0 = "slept on" }
+                }
+            }
+        } _: { port in
+            let client = try TestClient(port: port)
+            try client.send("GET /idle HTTP/1.1\r\nHost: x\r\n\r\n")
+            _ = try await blocking { try client.readChunkedPrefix() }
+            client.reset()
+            #expect(try await eventually(5) { outcome.withLock { $0 } != nil })
+            #expect(outcome.withLock { $0 } == "cancelled")
         }
     }
 
