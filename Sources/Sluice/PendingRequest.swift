@@ -62,15 +62,17 @@ final class PendingRequest: @unchecked Sendable {
         self.loopIndex = loopIndex
     }
 
-    /// Whether the client closed or reset its connection before the answer.
-    var clientLeft: Bool { state.withLock { $0.clientLeft } }
-
-    /// Whether the handler's deadline passed (and 504 was sent).
-    var deadlineExpired: Bool { state.withLock { $0.deadlineExpired } }
-
     /// Whether the request's task is linked in `state`. Read and written only by that task,
     /// whose steps the runtime orders, so it needs no lock.
     private var taskAttached = false
+
+    /// Whether the client closed or reset its connection before the answer.
+    var clientLeft: Bool { state.withLock { $0.clientLeft } }
+
+    /// Whether the handler's deadline passed (and 504 was sent). Call from the request's task.
+    /// Never without the task linked: the timer fires on the loop thread, where such a task
+    /// has run since it started, without suspending; no lock is then needed to know it.
+    var deadlineExpired: Bool { taskAttached && state.withLock { $0.deadlineExpired } }
 
     /// Links the running task, so that a departing client or a deadline cancels it. Call from
     /// that task before it may suspend or leave the loop thread; a second call does nothing.
