@@ -821,6 +821,9 @@ int sluice_io_request_set_timer(sluice_io_request *request, uint64_t ms) {
     if (sluice__current_loop != request->loop) return UV_EINVAL;
     sluice_io_conn *conn = request->conn;
     if (conn == NULL || conn->closing || conn->current != request) return UV_ECANCELED;
+    /* The loop's time is cached at the start of its iteration; a handler that blocked the
+     * loop before its deadline was armed (only once it must wait) would get it that much short. */
+    if (ms) uv_update_time(&request->loop->uv);
     set_timer(conn, ms ? TIMER_REQUEST : TIMER_NONE, ms);
     return 0;
 }

@@ -247,7 +247,7 @@ final class Dispatcher: StatsSource {
     /// Arms the deadline and counts the handler in; returns when it started.
     private func startHandler(_ route: Route, _ pending: PendingRequest) -> UInt64 {
         let started = MonotonicClock.now()
-        pending.startDeadline(route.options.timeout ?? configuration.handlerTimeout)
+        pending.startDeadline(route.options.timeout ?? configuration.handlerTimeout, startedAt: started)
         stats.handlerStarted()
         return started
     }
@@ -274,7 +274,7 @@ final class Dispatcher: StatsSource {
 
     /// A monitoring route: no gate, no accounting, a deadline all the same.
     @inline(never) nonisolated(nonsending) private func handleMonitoring(_ route: Route, _ pending: PendingRequest) async {
-        pending.startDeadline(route.options.timeout ?? configuration.handlerTimeout)
+        pending.startDeadline(route.options.timeout ?? configuration.handlerTimeout, startedAt: MonotonicClock.now())
         let outcome = await run(route, pending, occupancyOnEntry: nil)
         if pending.deadlineExpired { return }
         switch outcome {

@@ -5,8 +5,9 @@ import Synchronization
 /// request, its route, and what links it to its task, its gate queue and its timer.
 final class PendingRequest: @unchecked Sendable {
     // @unchecked: `raw` is a C handle used only under `state`'s lock until the request is
-    // answered (its answer handed to the shim once, whole or streamed); `taskAttached` is
-    // the request task's own; every other stored property is immutable or behind the lock.
+    // answered (its answer handed to the shim once, whole or streamed); `taskAttached` and
+    // `unarmedDeadline` are the request task's own; every other stored property is immutable
+    // or behind the lock.
     private let raw: OpaquePointer
     let request: Request
     let route: Route?
@@ -62,9 +63,11 @@ final class PendingRequest: @unchecked Sendable {
         self.loopIndex = loopIndex
     }
 
-    /// Whether the request's task is linked in `state`. Read and written only by that task,
-    /// whose steps the runtime orders, so it needs no lock.
+    /// Whether the request's task is linked in `state`, and the deadline that waits for it to
+    /// be armed. Read and written only by that task, whose steps the runtime orders, so they
+    /// need no lock.
     private var taskAttached = false
+    private var unarmedDeadline: (timeout: Duration, startedAt: UInt64)?
 
     /// Whether the client closed or reset its connection before the answer.
     var clientLeft: Bool { state.withLock { $0.clientLeft } }
@@ -92,6 +95,11 @@ final class PendingRequest: @unchecked Sendable {
                 return state.clientLeft
             }
             if cancelNow { task.cancel() }
+        }
+        if let (timeout, startedAt) = unarmedDeadline {
+            unarmedDeadline = nil
+            let elapsed = Duration.nanoseconds(Int64(clamping: MonotonicClock.now() &- startedAt))
+            armDeadline(timeout - elapsed)
         }
     }
 
@@ -132,10 +140,22 @@ final class PendingRequest: @unchecked Sendable {
         state.withLock { $0.waiting = nil }
     }
 
-    /// Arms the handler's deadline, replacing the queue timer. Loop thread.
-    func startDeadline(_ timeout: Duration) {
+    /// Starts the handler's deadline, `timeout` from `startedAt`. Loop thread, from the request's task.
+    ///
+    /// Its timer is armed (replacing the queue timer) only once the task is linked, as it must
+    /// be before the task may suspend: until then the timer could not fire anyway (it fires
+    /// on the loop thread, which the task holds), and most handlers have answered by then.
+    func startDeadline(_ timeout: Duration, startedAt: UInt64) {
+        if taskAttached {
+            armDeadline(timeout)
+        } else {
+            unarmedDeadline = (timeout, startedAt)
+        }
+    }
+
+    private func armDeadline(_ remaining: Duration) {
         state.withLock { state in
-            if state.phase == .unanswered { sluice_io_request_set_timer(raw, max(1, timeout.milliseconds)) }
+            if state.phase == .unanswered { sluice_io_request_set_timer(raw, max(1, remaining.milliseconds)) }
         }
     }
 

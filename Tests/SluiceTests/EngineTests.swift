@@ -73,6 +73,30 @@ struct EngineTests {
         }
     }
 
+    @Test("a deadline counts from the handler's start, its synchronous part included")
+    func deadlineIncludesTheSynchronousStart() async throws {
+        // An immediate handler (the C API's kind) that blocks, then leaves its answer pending:
+        // the deadline's timer is armed only then, for what is left of it.
+        try await withServer(routes: { router in
+            try! router.add(.get, "/late-start", options: RouteOptions(timeout: .milliseconds(1500)), immediate: { _, _ in
+                usleep(1_000_000)
+                return .pending {
+                    try await Task.sleep(for: .seconds(30))
+                    return .text("late")
+                }
+            })
+        }) { port in
+            let (status, elapsed) = try await blocking {
+                let client = try TestClient(port: port)
+                let start = ContinuousClock.now
+                return (try client.request("GET", "/late-start").status, ContinuousClock.now - start)
+            }
+            #expect(status == 504)
+            // 1.5 s after the start; armed afresh when the answer went pending, it would be 2.5 s.
+            #expect(elapsed >= .milliseconds(1400) && elapsed < .milliseconds(2200))
+        }
+    }
+
     @Test("a request queued at the gate leaves the queue when its client leaves")
     func queuedClientLeaves() async throws {
         let statsBox = StatsBox()

@@ -173,9 +173,10 @@ int sluice_io_loop_is_current(const sluice_io_loop *loop);
 void sluice_io_request_set_context(sluice_io_request *request, void *request_context);
 
 /*
- * Arms (ms > 0) or disarms (ms == 0) the request's one timer; arming again replaces it.
- * When it expires, on_request_timer runs. It is the connection's own timer, idle while a
- * request is with the engine, so a deadline costs no allocation. Loop thread only.
+ * Arms (ms > 0) or disarms (ms == 0) the request's one timer, ms from the time of the call
+ * (not from the start of the loop's iteration); arming again replaces it. When it expires,
+ * on_request_timer runs. It is the connection's own timer, idle while a request is with the
+ * engine, so a deadline costs no allocation. Loop thread only.
  * Returns 0, UV_EINVAL off the loop thread, or UV_ECANCELED when the client is gone.
  */
 int sluice_io_request_set_timer(sluice_io_request *request, uint64_t ms);
