@@ -24,19 +24,10 @@ struct EngineTests {
                 return .text("late")
             }
         }) { port in
-            let (status, elapsed) = try await blocking {
-                let client = try TestClient(port: port)
-                let start = ContinuousClock.now
-                let response = try client.request("GET", "/slow")
-                return (response.status, ContinuousClock.now - start)
-            }
+            let (status, elapsed) = try await timedRequest(port: port, path: "/slow")
             #expect(status == 504)
             #expect(elapsed >= .milliseconds(180) && elapsed < .seconds(2))
-            let (custom, customElapsed) = try await blocking {
-                let client = try TestClient(port: port)
-                let start = ContinuousClock.now
-                return (try client.request("GET", "/custom").status, ContinuousClock.now - start)
-            }
+            let (custom, customElapsed) = try await timedRequest(port: port, path: "/custom")
             #expect(custom == 504)
             #expect(customElapsed >= .milliseconds(550))
         }
@@ -86,11 +77,7 @@ struct EngineTests {
                 }
             })
         }) { port in
-            let (status, elapsed) = try await blocking {
-                let client = try TestClient(port: port)
-                let start = ContinuousClock.now
-                return (try client.request("GET", "/late-start").status, ContinuousClock.now - start)
-            }
+            let (status, elapsed) = try await timedRequest(port: port, path: "/late-start")
             #expect(status == 504)
             // 1.5 s after the start; armed afresh when the answer went pending, it would be 2.5 s.
             #expect(elapsed >= .milliseconds(1400) && elapsed < .milliseconds(2200))
@@ -102,14 +89,7 @@ struct EngineTests {
         let statsBox = StatsBox()
         let release = OneShotSignal()
         try await withServer(configure: { $0.maxConcurrency = 1; $0.maxQueue = 5 }, routes: { router in
-            router.get("/hold") { _, _ in
-                await release.wait()
-                return .text("held")
-            }
-            router.get("/stats", options: RouteOptions(isMonitoring: true)) { _, context in
-                statsBox.set(context.serverStats)
-                return .text("ok")
-            }
+            holdAndStatsRoutes(&router, release: release, statsBox: statsBox)
         }) { port in
             try await blocking {
                 defer { release.fire() } // also when an expectation below throws
@@ -144,14 +124,7 @@ struct EngineTests {
         let release = OneShotSignal()
         try await withServer(configure: { $0.maxConcurrency = 2; $0.maxQueue = 0 }, routes: { router in
             standardRoutes(&router)
-            router.get("/hold") { _, _ in
-                await release.wait()
-                return .text("held")
-            }
-            router.get("/stats", options: RouteOptions(isMonitoring: true)) { _, context in
-                statsBox.set(context.serverStats)
-                return .text("ok")
-            }
+            holdAndStatsRoutes(&router, release: release, statsBox: statsBox)
         }) { port in
             try await blocking {
                 let holders = try (0..<2).map { _ in try TestClient(port: port) }
@@ -206,6 +179,27 @@ struct EngineTests {
             #expect(response.text == "finished")
             try await tasks.waitForAll()
         }
+    }
+}
+
+/// The status of a GET of `path` on a new connection, and how long it took to come.
+private func timedRequest(port: Int, path: String) async throws -> (status: Int, elapsed: Duration) {
+    try await blocking {
+        let client = try TestClient(port: port)
+        let start = ContinuousClock.now
+        return (try client.request("GET", path).status, ContinuousClock.now - start)
+    }
+}
+
+/// `/hold`, answered once `release` fires, and `/stats`, a monitoring route that keeps what it saw in `statsBox`.
+private func holdAndStatsRoutes(_ router: inout Router, release: OneShotSignal, statsBox: StatsBox) {
+    router.get("/hold") { _, _ in
+        await release.wait()
+        return .text("held")
+    }
+    router.get("/stats", options: RouteOptions(isMonitoring: true)) { _, context in
+        statsBox.set(context.serverStats)
+        return .text("ok")
     }
 }
 
