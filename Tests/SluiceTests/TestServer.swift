@@ -40,7 +40,6 @@ func standardRoutes(_ router: inout Router) {
 
 struct TestFailure: Error {}
 
-/// A counter tests can share with handlers.
 /// Polls `condition` every millisecond for up to `seconds`; whether it became true.
 func eventually(_ seconds: Double = 10, _ condition: @Sendable () -> Bool) async throws -> Bool {
     for _ in 0..<Int(seconds * 1000) {
@@ -50,6 +49,7 @@ func eventually(_ seconds: Double = 10, _ condition: @Sendable () -> Bool) async
     return condition()
 }
 
+/// A counter tests can share with handlers.
 final class Counter: Sendable {
     private let value = Atomic<Int>(0)
     func increment() { value.wrappingAdd(1, ordering: .relaxed) }
