@@ -1,7 +1,7 @@
 /*
  * Chunked transfer coding decoder (RFC 9112 7.1), a byte-level state machine so
  * that a body split anywhere decodes identically, and no byte is read twice.
- * chunk-ext is checked for forbidden bytes and bounded, then ignored; trailer
+ * chunk-ext is checked against its grammar and bounded, then ignored; trailer
  * fields are checked for field syntax and bounded, then discarded.
  */
 #include "sluice_http_parser.h"
@@ -10,8 +10,15 @@
 enum {
     ST_SIZE_START = 0, /* first hex digit of chunk-size */
     ST_SIZE,           /* more hex digits, BWS, ';' or CR */
-    ST_EXT_BWS,        /* whitespace after the size: only ';' may follow */
-    ST_EXT,            /* inside chunk-ext, until CR */
+    ST_EXT_BWS,        /* whitespace after the size or a value: only ';' may follow */
+    ST_EXT_NAME_START, /* after ';': BWS, then the first tchar of chunk-ext-name */
+    ST_EXT_NAME,       /* more tchars of the name, BWS, '=', ';' or CR */
+    ST_EXT_NAME_BWS,   /* whitespace after the name: '=' or ';' may follow */
+    ST_EXT_VALUE_START,/* after '=': BWS, then a token or a quoted-string */
+    ST_EXT_TOKEN,      /* a token value: more tchars, BWS, ';' or CR */
+    ST_EXT_QUOTED,     /* inside a quoted-string value */
+    ST_EXT_QUOTED_PAIR,/* the byte after a backslash in a quoted-string */
+    ST_EXT_VALUE_END,  /* after a closing quote: BWS, ';' or CR */
     ST_SIZE_LF,        /* LF after the chunk-size line */
     ST_DATA,           /* chunk-data */
     ST_DATA_CR,        /* CR after chunk-data */
@@ -62,17 +69,48 @@ static int size_line_byte(sluice_http_chunked *d, unsigned char c) {
         }
         if (d->state == ST_SIZE_START) return SLUICE_HTTP_ERR_BAD_CHUNK_SIZE;
         if (c == '\r') { d->state = ST_SIZE_LF; return 0; }
-        if (c == ';') { d->state = ST_EXT; return 0; }
+        if (c == ';') { d->state = ST_EXT_NAME_START; return 0; }
         if (c == ' ' || c == '\t') { d->state = ST_EXT_BWS; return 0; }
         return SLUICE_HTTP_ERR_BAD_CHUNK_SIZE;
     }
     case ST_EXT_BWS:
         if (c == ' ' || c == '\t') return 0;
-        if (c == ';') { d->state = ST_EXT; return 0; }
+        if (c == ';') { d->state = ST_EXT_NAME_START; return 0; }
         return SLUICE_HTTP_ERR_BAD_CHUNK_EXT;
-    case ST_EXT:
-        if (c == '\r') { d->state = ST_SIZE_LF; return 0; }
+    case ST_EXT_NAME_START:
+        if (c == ' ' || c == '\t') return 0;
+        if (!sluice__is(c, SLUICE_CH_TCHAR)) return SLUICE_HTTP_ERR_BAD_CHUNK_EXT;
+        d->state = ST_EXT_NAME;
+        return 0;
+    case ST_EXT_NAME:
+    case ST_EXT_TOKEN:
+        if (sluice__is(c, SLUICE_CH_TCHAR)) return 0;
+        if (c == '=' && d->state == ST_EXT_NAME) { d->state = ST_EXT_VALUE_START; return 0; }
+        if (c == ' ' || c == '\t') { d->state = d->state == ST_EXT_NAME ? ST_EXT_NAME_BWS : ST_EXT_BWS; return 0; }
+        break;
+    case ST_EXT_NAME_BWS:
+        if (c == ' ' || c == '\t') return 0;
+        if (c == '=') { d->state = ST_EXT_VALUE_START; return 0; }
+        if (c == ';') { d->state = ST_EXT_NAME_START; return 0; }
+        return SLUICE_HTTP_ERR_BAD_CHUNK_EXT;
+    case ST_EXT_VALUE_START:
+        if (c == ' ' || c == '\t') return 0;
+        if (c == '"') { d->state = ST_EXT_QUOTED; return 0; }
+        if (!sluice__is(c, SLUICE_CH_TCHAR)) return SLUICE_HTTP_ERR_BAD_CHUNK_EXT;
+        d->state = ST_EXT_TOKEN;
+        return 0;
+    case ST_EXT_QUOTED:
+        if (c == '"') { d->state = ST_EXT_VALUE_END; return 0; }
+        if (c == '\\') { d->state = ST_EXT_QUOTED_PAIR; return 0; }
+        /* qdtext or obs-text; a CR here is an unterminated quoted-string, not the line's end. */
         return sluice__is(c, SLUICE_CH_CHUNKEXT) ? 0 : SLUICE_HTTP_ERR_BAD_CHUNK_EXT;
+    case ST_EXT_QUOTED_PAIR:
+        if (!sluice__is(c, SLUICE_CH_CHUNKEXT)) return SLUICE_HTTP_ERR_BAD_CHUNK_EXT;
+        d->state = ST_EXT_QUOTED;
+        return 0;
+    case ST_EXT_VALUE_END:
+        if (c == ' ' || c == '\t') { d->state = ST_EXT_BWS; return 0; }
+        break;
     default: /* ST_SIZE_LF */
         if (c != '\n') return SLUICE_HTTP_ERR_BARE_CR;
         if (d->chunk_remaining > d->max_body_bytes - d->body_bytes) return SLUICE_HTTP_ERR_BODY_TOO_LARGE;
@@ -81,6 +119,10 @@ static int size_line_byte(sluice_http_chunked *d, unsigned char c) {
         d->state = d->chunk_remaining == 0 ? ST_TRAILER_START : ST_DATA;
         return 0;
     }
+    /* The end of an extension's name or value: another extension, or the line's end. */
+    if (c == ';') { d->state = ST_EXT_NAME_START; return 0; }
+    if (c == '\r') { d->state = ST_SIZE_LF; return 0; }
+    return SLUICE_HTTP_ERR_BAD_CHUNK_EXT;
 }
 
 /* One byte of the trailer section. Returns 0 to go on, 1 when the body is complete, or an error. */
