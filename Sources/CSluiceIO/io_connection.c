@@ -370,17 +370,22 @@ static void dispatch(sluice_io_conn *conn) {
     sluice_io_request_view view;
     fill_view(conn, &view);
     view.body_streamed = conn->body_streaming;
+    /* Taken before on_request: an answer given inside it (a refusal: no route, no such
+     * method, over capacity) resets body_len, and the body must still be skipped, never
+     * read as the next request. */
+    size_t body_in_buffer = conn->body_in_buffer ? (size_t)conn->body_len : 0;
     loop->dispatched_unrun++;
     loop->server->callbacks.on_request(loop->server->callbacks.context, loop->index, request, &view);
     free(conn->body);
     conn->body = NULL;
-    size_t body_in_buffer = conn->body_in_buffer ? (size_t)conn->body_len : 0;
     conn->body_in_buffer = 0;
     conn->body_len = 0;
     /* The engine may have answered inside on_request; if that answer closed the connection,
      * its input was discarded (begin_closing) and there is no head left to consume. */
     if (conn->closing || conn->state == CONN_CLOSING) return;
     consume(conn, 0, conn->head_len + body_in_buffer);
+    /* Answered inside on_request: the wait was armed before the head was consumed. */
+    if (conn->state == CONN_HEAD && conn->len == 0) arm_timer(conn, TIMER_IDLE);
     conn->head_len = 0;
     conn->head_parse_valid = 0;
     conn->scanned = 0;

@@ -139,3 +139,27 @@ def test_inline_refusal_that_closes_with_pipelined_bytes_behind_it(demo):
             assert connection.read_response().status == 404
             assert connection.closed_by_server()
     assert request(demo.port, "GET", "/hello").status == 200
+
+
+def test_refused_request_body_is_skipped_never_read_as_a_request(demo):
+    # Refusals answered as soon as the head is parsed (no route, no such method on the route,
+    # a method nobody implements) still own their body: bytes that look like a request inside
+    # it must be skipped. Reading them as the next request would let a body smuggle one.
+    smuggled = b"GET /json HTTP/1.1\r\nHost: a\r\n\r\n"
+    cases = [
+        (b"POST /no-such-path", 404),
+        (b"DELETE /hello", 405),
+        (b"BREW /hello", 501),
+    ]
+    for request_line, status in cases:
+        with Connection(demo.port) as connection:
+            framings = [
+                b"Content-Length: %d\r\n\r\n" % len(smuggled) + smuggled,
+                b"Transfer-Encoding: chunked\r\n\r\n%x\r\n" % len(smuggled) + smuggled + b"\r\n0\r\n\r\n",
+            ]
+            for framing in framings:
+                connection.send(request_line + b" HTTP/1.1\r\nHost: a\r\n" + framing
+                                + b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+                assert connection.read_response().status == status
+                following = connection.read_response()
+                assert (following.status, following.body) == (200, b"Hello, World!"), request_line
