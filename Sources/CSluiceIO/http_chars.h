@@ -6,6 +6,7 @@
 #define SLUICE_HTTP_CHARS_H
 
 #include <stddef.h>
+#include <string.h>
 
 enum {
     SLUICE_CH_TCHAR = 1,   /* token character (RFC 9110 5.6.2) */
@@ -28,6 +29,21 @@ static inline int sluice__ieq(const char *s, size_t len, const char *lower, size
         unsigned char c = (unsigned char)s[i];
         if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
         if (c != (unsigned char)lower[i]) return 0;
+    }
+    return 1;
+}
+
+/* Every '%' starts a pct-encoded triplet (RFC 3986 2.1): "%zz" or a trailing '%' is no URI part. */
+static inline int sluice__valid_percent_encoding(const char *s, size_t len) {
+    const char *p = memchr(s, '%', len);
+    while (p != NULL) {
+        size_t at = (size_t)(p - s);
+        if (at + 2 >= len) return 0;
+        for (size_t i = at + 1; i <= at + 2; i++) {
+            unsigned char c = (unsigned char)(s[i] | 0x20);
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return 0;
+        }
+        p = memchr(s + at + 3, '%', len - at - 3);
     }
     return 1;
 }

@@ -78,6 +78,7 @@ static int valid_host(const sluice_http_field *f) {
     for (size_t i = 0; i < n; i++) {
         if (!sluice__is((unsigned char)v[i], SLUICE_CH_HOST)) return 0;
     }
+    if (!sluice__valid_percent_encoding(v, n)) return 0;
     size_t host_end = n;
     if (n > 0 && v[0] == '[') {
         const char *close = memchr(v, ']', n);

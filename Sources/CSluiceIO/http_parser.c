@@ -67,6 +67,7 @@ static int classify_target(sluice_http_request *req) {
     const char *t = req->target;
     size_t n = req->target_len;
     size_t path_start = 0;
+    if (!sluice__valid_percent_encoding(t, n)) return SLUICE_HTTP_ERR_BAD_TARGET;
     /* RFC 9112 3.2.3: CONNECT takes the authority-form (host:port) and only that. */
     if (req->method_len == 7 && memcmp(req->method, "CONNECT", 7) == 0) {
         if (memchr(t, '/', n) != NULL || memchr(t, ':', n) == NULL) return SLUICE_HTTP_ERR_BAD_TARGET;
