@@ -332,6 +332,7 @@ static void fill_view(sluice_io_conn *conn, sluice_io_request_view *view) {
     view->body_len = (size_t)conn->body_len;
     view->keep_alive = h->keep_alive;
     view->body_streamed = 0;
+    view->awaits_continue = 0;
 }
 
 static int parse_head(sluice_io_conn *conn) {
@@ -431,6 +432,7 @@ static int plan_body(sluice_io_conn *conn) {
     if (server->callbacks.plan_body) {
         sluice_io_request_view view;
         fill_view(conn, &view);
+        view.awaits_continue = conn->head.expect_continue && conn->len == conn->head_len;
         conn->body_limit = server->callbacks.plan_body(server->callbacks.context, conn->loop->index, &view, &stream);
     }
     return stream;
@@ -844,6 +846,13 @@ void sluice_io_respond(sluice_io_request *request, int status, const char *heade
     request->close_after = (flags & SLUICE_IO_RESPOND_CLOSE) || !request->keep_alive ||
                            atomic_load(&loop->stop_accepting_requested);
     int on_loop = sluice__current_loop == loop;
+    /* Answered before its streamed body ended: the connection closes after this answer
+     * (deliver), and the answer says so (RFC 9110 10.1.1). Off the loop it cannot be known
+     * yet; the connection closes all the same. */
+    sluice_io_conn *conn = request->conn;
+    if (on_loop && conn != NULL && conn->current == request && conn->body_streaming && !conn->body_done) {
+        request->close_after = 1;
+    }
     /* Lives until deliver, below, has written it or copied what the socket left. */
     char head[SLUICE_IO_STACK_HEAD_BYTES];
     if (!request->drop) {

@@ -107,7 +107,10 @@ final class Dispatcher: StatsSource {
         let method = HTTPMethod(rawValue: RequestDecoder.string(view.method, view.method_len))
         let path = RequestDecoder.string(view.path, view.path_len)
         guard case .found(let route, _) = router.match(method: method, path: path) else {
-            return (configuration.maxBodyBytes, false)
+            // A client waiting for 100 (Continue) is refused at once rather than invited to
+            // send a body that no route takes; its connection then closes (the body's bytes
+            // may still come).
+            return (configuration.maxBodyBytes, view.awaits_continue != 0)
         }
         return (route.options.maxBodyBytes ?? configuration.maxBodyBytes, route.options.streamsBody)
     }

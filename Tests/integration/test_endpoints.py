@@ -163,3 +163,21 @@ def test_refused_request_body_is_skipped_never_read_as_a_request(demo):
                 assert connection.read_response().status == status
                 following = connection.read_response()
                 assert (following.status, following.body) == (200, b"Hello, World!"), request_line
+
+
+def test_expect_continue_to_a_refused_request_is_answered_at_once(demo):
+    # No 100 (Continue) invites a body that no route takes: the refusal comes first, and
+    # says the connection closes (the body may still be on its way).
+    for request_line, status in [(b"POST /no-such-path", 404), (b"PUT /hello", 405)]:
+        with Connection(demo.port, timeout=5) as connection:
+            connection.send(request_line + b" HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+                            b"Content-Length: 1000000\r\n\r\n")
+            response = connection.read_response()
+            assert response.status == status
+            assert response.header("connection") == "close"
+            assert connection.closed_by_server()
+    with Connection(demo.port, timeout=5) as connection:
+        connection.send(b"POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        assert connection.read_response().status == 100
+        connection.send(b"hello")
+        assert connection.read_response().body == b"hello"

@@ -47,6 +47,7 @@ typedef struct sluice_io_request_view {
     size_t body_len;
     int keep_alive;
     int body_streamed; /* 1: the body follows through on_body (body is NULL); set only in on_request */
+    int awaits_continue; /* 1: the client waits for 100 (Continue) before its body; set only in plan_body */
 } sluice_io_request_view;
 
 /* The status of an on_body call; a negative one is an error: the HTTP status to answer, negated. */
