@@ -75,7 +75,8 @@ final class Dispatcher: StatsSource {
         }
     }
 
-    /// Answers a request no route takes: 404, 405, 501, or the server's `OPTIONS *`.
+    /// Answers a request no route takes: 404, 405, 501, or the server's `OPTIONS` (for `*` or
+    /// a path that routes other methods).
     @inline(never)
     private func refuseUnrouted(_ match: Router.Match, _ request: Request, loopIndex: Int, raw: OpaquePointer) {
         let refusal: Response
@@ -83,9 +84,19 @@ final class Dispatcher: StatsSource {
         case .found:
             preconditionFailure("a routed request is not refused")
         case .methodNotAllowed(let allowed):
-            var headers = HTTPHeaders()
-            headers.add(name: "Allow", value: Set(allowed.map(\.rawValue)).sorted().joined(separator: ", "))
-            refusal = errorResponse(HTTPError(405, headers: headers), requestID: request.id)
+            // HEAD is served by every GET route, and OPTIONS by the server itself.
+            var names = Set(allowed.map(\.rawValue)).union(["OPTIONS"])
+            if allowed.contains(.get) { names.insert("HEAD") }
+            let allow = names.sorted().joined(separator: ", ")
+            if request.method == .options {
+                var response = Response(status: 204)
+                response.headers.add(name: "Allow", value: allow)
+                refusal = response
+            } else {
+                var headers = HTTPHeaders()
+                headers.add(name: "Allow", value: allow)
+                refusal = errorResponse(HTTPError(405, headers: headers), requestID: request.id)
+            }
         case .notFound:
             refusal = errorResponse(HTTPError(404), requestID: request.id)
         case .notImplemented:

@@ -181,3 +181,15 @@ def test_expect_continue_to_a_refused_request_is_answered_at_once(demo):
         assert connection.read_response().status == 100
         connection.send(b"hello")
         assert connection.read_response().body == b"hello"
+
+
+def test_allow_lists_every_method_the_path_answers(demo):
+    with Connection(demo.port) as connection:
+        refused = connection.request("DELETE", "/hello")
+        assert refused.status == 405
+        assert {m.strip() for m in refused.header("allow").split(",")} == {"GET", "HEAD", "OPTIONS"}
+        options = connection.request("OPTIONS", "/echo")
+        assert options.status == 204
+        assert {m.strip() for m in options.header("allow").split(",")} == {"POST", "OPTIONS"}
+        assert options.header("content-length") is None
+        assert connection.request("GET", "/hello").status == 200
