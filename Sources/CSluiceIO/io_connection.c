@@ -371,9 +371,9 @@ static void dispatch(sluice_io_conn *conn) {
     sluice_io_request_view view;
     fill_view(conn, &view);
     view.body_streamed = conn->body_streaming;
-    /* Taken before on_request: an answer given inside it (a refusal: no route, no such
-     * method, over capacity) resets body_len, and the body must still be skipped, never
-     * read as the next request. */
+    /* Taken before on_request: an answer given inside it (no route, no such method, the
+     * server's OPTIONS, shutting down) resets body_len, and the body must still be skipped,
+     * never read as the next request. */
     size_t body_in_buffer = conn->body_in_buffer ? (size_t)conn->body_len : 0;
     loop->dispatched_unrun++;
     loop->server->callbacks.on_request(loop->server->callbacks.context, loop->index, request, &view);
