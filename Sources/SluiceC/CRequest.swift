@@ -7,7 +7,9 @@ import Glibc
 /// What a `CRequest` holds: the request as C sees it, and (under the request's mutex) the
 /// answer's state and the C memory made for C's reads.
 struct CRequestCore {
-    let request: Request
+    /// A classifier's view is pointed at each request in turn (`withView`); for the others,
+    /// set once.
+    var request: Request
     /// Its route's path parameters (none yet for a classifier's view).
     let parameters: [String: String]
     /// `RequestContext.gateOccupancyOnEntry` (nil for a classifier's view).
@@ -32,7 +34,8 @@ struct CRequestCore {
 /// both have happened, and a second answer inside the handler gets an error, not a crash.
 ///
 /// A classifier gets a view: the same reading, no answer (its calls get SLUICE_ESTATE), no
-/// path parameters yet; it costs one allocation, made for every request.
+/// path parameters yet. Each loop thread keeps one view and points it at each request it
+/// classifies (`withView`): a fresh one per request cost an allocation and a mutex.
 ///
 /// A buffer whose header is the request and whose one element is its pthread mutex: one
 /// allocation per request for both (a `Locked` beside it took a second).
@@ -98,10 +101,28 @@ final class CRequest: ManagedBuffer<CRequestCore, pthread_mutex_t> {
                           server: server, streamsBody: streamsBody, isView: false))
     }
 
-    /// A classifier's view of request.
-    static func view(of request: Request, server: CServer) -> CRequest {
-        make(CRequestCore(request: request, parameters: [:], gateOccupancyOnEntry: nil, server: server,
-                          streamsBody: false, isView: true))
+    /// Runs `body` with this thread's classifier view of `request`. The classifier runs on
+    /// loop threads only, one request at a time, and keeps neither the handle nor what it read
+    /// (sluice.h), so one view per thread serves every request in turn.
+    static func withView<T>(of request: Request, server: CServer, _ body: (CRequest) -> T) -> T {
+        let view = ClassifierViewSlot.view(for: server)
+        view.withUnsafeMutablePointerToHeader { $0.pointee.request = request }
+        defer { view.recycleView() }
+        return body(view)
+    }
+
+    fileprivate static func makeView(server: CServer) -> CRequest {
+        make(CRequestCore(request: ClassifierViewSlot.blank, parameters: [:], gateOccupancyOnEntry: nil,
+                          server: server, streamsBody: false, isView: true))
+    }
+
+    /// Frees what C read through the view and lets its request go.
+    private func recycleView() {
+        withState { state in
+            for pointer in state.owned.values { free(pointer) }
+            state.owned.removeAll(keepingCapacity: true)
+        }
+        withUnsafeMutablePointerToHeader { $0.pointee.request = ClassifierViewSlot.blank }
     }
 
     private static func make(_ core: CRequestCore) -> CRequest {
@@ -385,4 +406,31 @@ final class CRequest: ManagedBuffer<CRequestCore, pthread_mutex_t> {
 struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
+}
+
+/// Each loop thread's classifier view, in thread-local storage: released when the thread ends.
+private enum ClassifierViewSlot {
+    /// What an idle view points at, so that it holds no request (nor its body) between uses.
+    static let blank = Request(method: .get, target: "/", path: "/", query: nil, headers: HTTPHeaders(), body: [], id: "")
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        let created = pthread_key_create(&key) { view in
+            if let view { Unmanaged<CRequest>.fromOpaque(view).release() }
+        }
+        precondition(created == 0, "pthread_key_create failed: \(created)")
+        return key
+    }()
+
+    /// This thread's view for `server` (a view made for another server is replaced).
+    static func view(for server: CServer) -> CRequest {
+        if let stored = pthread_getspecific(key) {
+            let view = Unmanaged<CRequest>.fromOpaque(stored).takeUnretainedValue()
+            if view.server === server { return view }
+            Unmanaged<CRequest>.fromOpaque(stored).release()
+        }
+        let view = CRequest.makeView(server: server)
+        pthread_setspecific(key, Unmanaged.passRetained(view).toOpaque())
+        return view
+    }
 }

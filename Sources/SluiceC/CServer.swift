@@ -150,8 +150,7 @@ final class CServer: @unchecked Sendable {
     /// The Swift side of the C classifier: a view of the request for the call's duration.
     private func priorityClassifier(_ hook: ClassifierHook) -> PriorityClassifier {
         { [unowned(unsafe) self] request in
-            let cRequest = CRequest.view(of: request, server: self)
-            let priority = hook.function(cRequest.handle, hook.userData)
+            let priority = CRequest.withView(of: request, server: self) { view in hook.function(view.handle, hook.userData) }
             return priority == SLUICE_PRIORITY_DEFAULT ? nil : RequestPriority(rawValue: Int(priority))
         }
     }

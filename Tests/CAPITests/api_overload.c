@@ -26,6 +26,9 @@ static void quick(sluice_request *request, void *user_data) {
     sluice_respond(request, 200, NULL, 0, "quick", 5);
 }
 
+/* What the classifier said last: each request is read afresh, nothing kept from the one before. */
+static atomic_int last_class = SLUICE_PRIORITY_DEFAULT;
+
 static int classify(const sluice_request *request, void *user_data) {
     CHECK(user_data == &classified);
     atomic_fetch_add(&classified, 1);
@@ -40,7 +43,9 @@ static int classify(const sluice_request *request, void *user_data) {
     const char *priority = sluice_request_header(request, "X-Priority");
     /* Every read of a present value gives the same pointer, whatever the name's case. */
     CHECK(priority == NULL || sluice_request_header(request, "x-priority") == priority);
-    return priority && strcmp(priority, "critical") == 0 ? SLUICE_PRIORITY_CRITICAL : SLUICE_PRIORITY_DEFAULT;
+    int class = priority && strcmp(priority, "critical") == 0 ? SLUICE_PRIORITY_CRITICAL : SLUICE_PRIORITY_DEFAULT;
+    atomic_store(&last_class, class);
+    return class;
 }
 
 static void routes(sluice_server *server) {
@@ -144,6 +149,14 @@ int main(void) {
     CHECK(stats.rejected == 1 && stats.completed == 2);
     CHECK(stats.limit >= 1 && stats.limit <= 1); /* adaptive between 1 and max_concurrency = 1 */
     CHECK(atomic_load(&classified) == 3);
+    CHECK(atomic_load(&last_class) == SLUICE_PRIORITY_CRITICAL);
+
+    /* After a critical request, one with another X-Priority is classified by its own (the
+     * loop's classifier view is reused: what the last request had must be gone). */
+    CHECK(http_exchange(port, "GET /quick HTTP/1.1\r\nHost: t\r\nX-Priority: other\r\nConnection: close\r\n\r\n",
+                        response, sizeof(response)) == 200);
+    CHECK(atomic_load(&classified) == 4);
+    CHECK(atomic_load(&last_class) == SLUICE_PRIORITY_DEFAULT);
 
     sluice_server_destroy(server);
     return 0;
