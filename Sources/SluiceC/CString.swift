@@ -1,3 +1,5 @@
+import Sluice
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,11 +28,25 @@ enum CommonFieldValue {
     /// The C string at pointer as a Swift string, or nil for NULL.
     static func read(_ pointer: UnsafePointer<CChar>?) -> String? {
         guard let pointer else { return nil }
-        let length = strlen(pointer)
-        for value in known where value.utf8.count == length {
-            let same = value.utf8.withContiguousStorageIfAvailable { memcmp($0.baseAddress!, pointer, length) == 0 }
-            if same == true { return value }
-        }
+        if let index = knownIndex(pointer) { return known[index] }
         return String(cString: pointer)
+    }
+
+    /// An answer's only field when it is `Content-Type` (spelled so) with one of the known
+    /// values: built and checked once, shared by every such answer, as `Response.text` does.
+    static func contentTypeAlone(name: UnsafePointer<CChar>, value: UnsafePointer<CChar>) -> HTTPHeaders? {
+        guard strcmp(name, "Content-Type") == 0, let index = knownIndex(value) else { return nil }
+        return contentTypeFields[index]
+    }
+
+    private static let contentTypeFields: [HTTPHeaders] = known.map { ["Content-Type": $0] }
+
+    private static func knownIndex(_ pointer: UnsafePointer<CChar>) -> Int? {
+        let length = strlen(pointer)
+        for (index, value) in known.enumerated() where value.utf8.count == length {
+            let same = value.utf8.withContiguousStorageIfAvailable { memcmp($0.baseAddress!, pointer, length) == 0 }
+            if same == true { return index }
+        }
+        return nil
     }
 }

@@ -82,6 +82,10 @@ public func sluiceRequestOnCancel(_ handle: OpaquePointer?,
 /// Header fields from C; nil when one is invalid (the engine would refuse it as a 500).
 private func makeHeaders(_ headers: UnsafePointer<sluice_header>?, _ count: Int) -> HTTPHeaders? {
     guard count == 0 || headers != nil else { return nil }
+    if count == 1, let name = headers![0].name, let value = headers![0].value,
+       let shared = CommonFieldValue.contentTypeAlone(name: name, value: value) {
+        return shared
+    }
     var fields = HTTPHeaders()
     for i in 0..<count {
         guard let name = CString.read(headers![i].name), let value = CommonFieldValue.read(headers![i].value),

@@ -67,12 +67,28 @@ static void typed(sluice_request *request, void *user_data) {
     CHECK_RC(sluice_respond(request, 200, type, 1, "t", 1), SLUICE_OK);
 }
 
+/* A known value under a name spelled otherwise, or beside another field: the shared
+ * Content-Type field list must not stand in for them. */
+static void typed_lower(sluice_request *request, void *user_data) {
+    (void)user_data;
+    sluice_header type[] = {{"content-type", "text/plain; charset=utf-8"}};
+    CHECK_RC(sluice_respond(request, 200, type, 1, "t", 1), SLUICE_OK);
+}
+
+static void typed_pair(sluice_request *request, void *user_data) {
+    (void)user_data;
+    sluice_header fields[] = {{"Content-Type", "application/json"}, {"X-Extra", "1"}};
+    CHECK_RC(sluice_respond(request, 200, fields, 2, "t", 1), SLUICE_OK);
+}
+
 static void routes(sluice_server *server) {
     for (int i = 0; i < CONTENT_TYPES; i++) {
         char pattern[32];
         snprintf(pattern, sizeof(pattern), "/type/%d", i);
         CHECK_RC(sluice_server_add_route(server, "GET", pattern, typed, (void *)content_types[i], NULL), SLUICE_OK);
     }
+    CHECK_RC(sluice_server_add_route(server, "GET", "/type-lower", typed_lower, NULL, NULL), SLUICE_OK);
+    CHECK_RC(sluice_server_add_route(server, "GET", "/type-pair", typed_pair, NULL, NULL), SLUICE_OK);
     sluice_route_options slow = SLUICE_ROUTE_OPTIONS_INIT;
     slow.timeout_ms = 100;
     slow.blocking = 1;
@@ -115,6 +131,14 @@ int main(void) {
         CHECK(http_exchange(port, request, response, sizeof(response)) == 200);
         CHECK(strstr(response, expected) != NULL);
     }
+    char response[1024];
+    CHECK(http_exchange(port, "GET /type-lower HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", response,
+                        sizeof(response)) == 200);
+    CHECK(strstr(response, "\r\ncontent-type: text/plain; charset=utf-8\r\n") != NULL);
+    CHECK(http_exchange(port, "GET /type-pair HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", response,
+                        sizeof(response)) == 200);
+    CHECK(strstr(response, "\r\nContent-Type: application/json\r\n") != NULL);
+    CHECK(strstr(response, "\r\nX-Extra: 1\r\n") != NULL);
 
     CHECK_RC(sluice_server_stop(server), SLUICE_OK);
     CHECK_RC(sluice_server_run(server), SLUICE_OK);
