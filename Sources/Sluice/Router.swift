@@ -281,7 +281,10 @@ public struct Router: Sendable {
         let match = matchRoute(method: method, path: path)
         if case .found = match { return match }
         // Only once routing failed: this hashes the method, which the hot path need not do.
-        if !Self.standardMethods.contains(method.rawValue) && !methods.contains(method) { return .notImplemented }
+        // CONNECT names an authority, which no route pattern (a path) matches: the server does
+        // not implement it, rather than "not found".
+        let unsupported = !Self.standardMethods.contains(method.rawValue) || method.rawValue == "CONNECT"
+        if unsupported && !methods.contains(method) { return .notImplemented }
         return match
     }
 

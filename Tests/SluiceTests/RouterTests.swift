@@ -44,6 +44,17 @@ struct RouterTests {
         #expect(Set(allowed) == [.get, .delete])
     }
 
+    @Test("CONNECT (its target an authority, which no route pattern matches) and an unknown method no route uses are not implemented")
+    func unsupportedMethods() {
+        let connect = HTTPMethod(rawValue: "CONNECT")
+        if case .notImplemented = router().match(method: connect, path: "example.com:443") {} else {
+            Issue.record("expected 501 for CONNECT")
+        }
+        if case .notImplemented = router().match(method: HTTPMethod(rawValue: "BREW"), path: "/hello") {} else {
+            Issue.record("expected 501 for BREW")
+        }
+    }
+
     @Test("HEAD falls back to GET")
     func headFallback() {
         if case .found = router().match(method: .head, path: "/hello") {} else { Issue.record("literal HEAD") }

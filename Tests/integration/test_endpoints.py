@@ -118,6 +118,8 @@ def test_unknown_method_is_501_and_options_asterisk_lists_methods(demo):
         allowed = {m.strip() for m in options.header("allow").split(",")}
         assert {"GET", "POST", "HEAD", "OPTIONS"} <= allowed
         assert connection.request("DELETE", "/hello").status == 405
+        connection.send(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+        assert connection.read_response().status == 501
 
 
 def test_many_simultaneous_connections(demo):
