@@ -96,6 +96,9 @@ package enum ResponseHeadEncoder {
     static func encodeTrailers(_ trailers: HTTPHeaders) -> [UInt8] {
         let fields = trailers.filter { !isEngineOwned($0.name) && isToken($0.name) && isFieldValue($0.value) }
         let size = fields.reduce(0) { $0 + lineSize(name: $1.name, value: $1.value) }
+        // Built with no capacity, the array would be the shared empty storage, and setting its
+        // count (to 0) writes that global: two loops ending streams at once race on it (TSan).
+        guard size > 0 else { return [] }
         return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
             count = 0
             for field in fields { write(name: field.name, value: field.value, into: UnsafeMutableRawBufferPointer(buffer), at: &count) }
