@@ -33,16 +33,21 @@ static inline int sluice__ieq(const char *s, size_t len, const char *lower, size
     return 1;
 }
 
+/* The value of a hex digit, or -1 for any other byte. */
+static inline int sluice__hex_value(unsigned char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    c = (unsigned char)(c | 0x20);
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
 /* Every '%' starts a pct-encoded triplet (RFC 3986 2.1): "%zz" or a trailing '%' is no URI part. */
 static inline int sluice__valid_percent_encoding(const char *s, size_t len) {
     const char *p = memchr(s, '%', len);
     while (p != NULL) {
         size_t at = (size_t)(p - s);
         if (at + 2 >= len) return 0;
-        for (size_t i = at + 1; i <= at + 2; i++) {
-            unsigned char c = (unsigned char)(s[i] | 0x20);
-            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return 0;
-        }
+        if (sluice__hex_value((unsigned char)s[at + 1]) < 0 || sluice__hex_value((unsigned char)s[at + 2]) < 0) return 0;
         p = memchr(s + at + 3, '%', len - at - 3);
     }
     return 1;

@@ -47,20 +47,13 @@ void sluice_http_chunked_init(sluice_http_chunked *d, uint64_t max_body_bytes, s
     d->max_trailer_bytes = max_trailer_bytes;
 }
 
-static int hex_value(unsigned char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    c = (unsigned char)(c | 0x20);
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
 /* One byte of the chunk-size line. Returns 0 to go on, or an error. */
 static int size_line_byte(sluice_http_chunked *d, unsigned char c) {
     if (++d->line_bytes > SLUICE_CHUNK_LINE_MAX) return SLUICE_HTTP_ERR_BAD_CHUNK_EXT;
     switch (d->state) {
     case ST_SIZE_START:
     case ST_SIZE: {
-        int h = hex_value(c);
+        int h = sluice__hex_value(c);
         if (h >= 0) {
             if (++d->size_digits > SLUICE_CHUNK_SIZE_DIGITS_MAX) return SLUICE_HTTP_ERR_BAD_CHUNK_SIZE;
             d->chunk_remaining = (d->chunk_remaining << 4) | (uint64_t)h;
