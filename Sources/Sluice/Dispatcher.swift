@@ -83,34 +83,38 @@ final class Dispatcher: StatsSource {
         switch match {
         case .found:
             preconditionFailure("a routed request is not refused")
+        case .methodNotAllowed(let allowed) where request.method == .options:
+            refusal = Self.options(allowing: allowed)
         case .methodNotAllowed(let allowed):
-            // HEAD is served by every GET route, and OPTIONS by the server itself.
-            var names = Set(allowed.map(\.rawValue)).union(["OPTIONS"])
-            if allowed.contains(.get) { names.insert("HEAD") }
-            let allow = names.sorted().joined(separator: ", ")
-            if request.method == .options {
-                var response = Response(status: 204)
-                response.headers.add(name: "Allow", value: allow)
-                refusal = response
-            } else {
-                var headers = HTTPHeaders()
-                headers.add(name: "Allow", value: allow)
-                refusal = errorResponse(HTTPError(405, headers: headers), requestID: request.id)
-            }
+            var headers = HTTPHeaders()
+            headers.add(name: "Allow", value: Self.allowValue(allowed))
+            refusal = errorResponse(HTTPError(405, headers: headers), requestID: request.id)
         case .notFound:
             refusal = errorResponse(HTTPError(404), requestID: request.id)
         case .notImplemented:
             refusal = errorResponse(HTTPError(501, message: "method not implemented"), requestID: request.id)
         case .serverOptions(let methods):
-            var response = Response(status: 204)
-            let names = Set(methods.map(\.rawValue)).union(methods.contains(.get) ? ["HEAD", "OPTIONS"] : ["OPTIONS"])
-            response.headers.add(name: "Allow", value: names.sorted().joined(separator: ", "))
-            refusal = response
+            refusal = Self.options(allowing: methods)
         }
         let pending = PendingRequest(raw: raw, request: request, route: nil, parameters: [:], loopIndex: loopIndex,
                                      priority: .normal)
         sluice_io_request_set_context(raw, Unmanaged.passRetained(pending).toOpaque())
         respond(pending, refusal)
+    }
+
+    /// The server's answer to `OPTIONS`: 204 with `Allow`.
+    private static func options(allowing methods: [HTTPMethod]) -> Response {
+        var response = Response(status: 204)
+        response.headers.add(name: "Allow", value: allowValue(methods))
+        return response
+    }
+
+    /// `Allow` for routes taking `methods`: HEAD is served by every GET route, and OPTIONS by
+    /// the server itself.
+    private static func allowValue(_ methods: [HTTPMethod]) -> String {
+        var names = Set(methods.map(\.rawValue)).union(["OPTIONS"])
+        if methods.contains(.get) { names.insert("HEAD") }
+        return names.sorted().joined(separator: ", ")
     }
 
     /// A head with a body arrived: its route's body limit, and whether the route streams it. Loop thread.
