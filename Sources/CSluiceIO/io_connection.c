@@ -865,7 +865,14 @@ void sluice_io_respond(sluice_io_request *request, int status, const char *heade
             head_len = sluice__response_head_into(head, sizeof(head), status, request->is_head, connection, headers,
                                                   headers_len, body_len, &send_body);
         }
-        if (head_len > 0) {
+        if (head_len > 0 && send_body <= sizeof(head) - head_len) {
+            /* A small body joins its head: one buffer is one plain write for the kernel. */
+            if (send_body) memcpy(head + head_len, body, send_body);
+            request->lent_head = head;
+            request->lent_head_len = head_len + send_body;
+            request->lent_body = NULL;
+            request->lent_body_len = 0;
+        } else if (head_len > 0) {
             request->lent_head = head;
             request->lent_head_len = head_len;
             request->lent_body = body;
