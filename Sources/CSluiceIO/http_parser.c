@@ -89,14 +89,17 @@ static int classify_target(sluice_http_request *req) {
         size_t i = 0;
         while (i < n && ((t[i] | 0x20) >= 'a' && (t[i] | 0x20) <= 'z')) i++;
         if (i == 0 || i + 3 > n || memcmp(t + i, "://", 3) != 0) return SLUICE_HTTP_ERR_BAD_TARGET;
-        const char *slash = memchr(t + i + 3, '/', n - i - 3);
+        /* The authority ends at the path or, with no path, at the query (RFC 3986 3.2). */
+        size_t end = i + 3;
+        while (end < n && t[end] != '/' && t[end] != '?') end++;
         req->target_form = SLUICE_HTTP_TARGET_ABSOLUTE;
-        path_start = slash ? (size_t)(slash - t) : n;
+        path_start = end;
     }
     const char *q = memchr(t + path_start, '?', n - path_start);
     size_t path_end = q ? (size_t)(q - t) : n;
-    req->path = path_start < n ? t + path_start : "/";
-    req->path_len = path_start < n ? path_end - path_start : 1;
+    /* An absolute-form target with an empty path asks for "/" (RFC 9110 4.2.3). */
+    req->path = path_start < path_end ? t + path_start : "/";
+    req->path_len = path_start < path_end ? path_end - path_start : 1;
     if (q) {
         req->query = q + 1;
         req->query_len = n - path_end - 1;

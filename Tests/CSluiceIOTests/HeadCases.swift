@@ -82,6 +82,8 @@ let validHeadCases: [HeadCase] = [
        check { $0.path = "/p"; $0.query = "q=1"; $0.form = SLUICE_HTTP_TARGET_ABSOLUTE.rawValue }),
     ok("absolute-form without path", "GET http://example.com HTTP/1.1\r\nHost: example.com\r\n\r\n",
        check { $0.path = "/"; $0.form = SLUICE_HTTP_TARGET_ABSOLUTE.rawValue }),
+    ok("absolute-form with a query and no path", "GET http://example.com?q=1 HTTP/1.1\r\nHost: example.com\r\n\r\n",
+       check { $0.path = "/"; $0.query = "q=1"; $0.form = SLUICE_HTTP_TARGET_ABSOLUTE.rawValue }),
     ok("asterisk-form", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
        check { $0.method = "OPTIONS"; $0.path = "*"; $0.form = SLUICE_HTTP_TARGET_ASTERISK.rawValue }),
     ok("authority-form", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
