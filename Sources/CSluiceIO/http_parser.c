@@ -92,6 +92,9 @@ static int classify_target(sluice_http_request *req) {
         /* The authority ends at the path or, with no path, at the query (RFC 3986 3.2). */
         size_t end = i + 3;
         while (end < n && t[end] != '/' && t[end] != '?') end++;
+        /* An empty host is invalid, and userinfo an error, in an http(s) URI (RFC 9110
+         * 4.2.1, 4.2.4); the Host field refuses userinfo too. */
+        if (end == i + 3 || memchr(t + i + 3, '@', end - i - 3) != NULL) return SLUICE_HTTP_ERR_BAD_TARGET;
         req->target_form = SLUICE_HTTP_TARGET_ABSOLUTE;
         path_start = end;
     }
