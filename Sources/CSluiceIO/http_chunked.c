@@ -33,7 +33,7 @@ enum {
 
 /* A chunk-size line may carry extensions; bound it so a peer cannot stream one forever. */
 #define SLUICE_CHUNK_LINE_MAX 4096
-/* 16 hex digits fill 64 bits; more is an overflow whatever the digits. */
+/* 16 significant hex digits fill 64 bits; more is an overflow. Leading zeros do not count. */
 #define SLUICE_CHUNK_SIZE_DIGITS_MAX 16
 
 void sluice_http_chunked_init(sluice_http_chunked *d, uint64_t max_body_bytes, size_t max_trailer_bytes) {
@@ -55,7 +55,9 @@ static int size_line_byte(sluice_http_chunked *d, unsigned char c) {
     case ST_SIZE: {
         int h = sluice__hex_value(c);
         if (h >= 0) {
-            if (++d->size_digits > SLUICE_CHUNK_SIZE_DIGITS_MAX) return SLUICE_HTTP_ERR_BAD_CHUNK_SIZE;
+            if ((d->chunk_remaining != 0 || h != 0) && ++d->size_digits > SLUICE_CHUNK_SIZE_DIGITS_MAX) {
+                return SLUICE_HTTP_ERR_BAD_CHUNK_SIZE;
+            }
             d->chunk_remaining = (d->chunk_remaining << 4) | (uint64_t)h;
             d->state = ST_SIZE;
             return 0;

@@ -22,13 +22,20 @@ typedef struct framing {
     int expect_continue;
 } framing;
 
-/* Content-Length = 1*DIGIT; no sign, no spaces inside, no list, no overflow. */
+/*
+ * Content-Length = 1*DIGIT; no sign, no spaces inside, no list, no overflow. Leading zeros
+ * are digits like any other (007 is 7), so only the significant ones count toward the 19
+ * that always fit in 64 bits.
+ */
 static int parse_content_length(const sluice_http_field *f, uint64_t *out) {
-    if (f->value_len == 0 || f->value_len > 19) return SLUICE_HTTP_ERR_BAD_CONTENT_LENGTH;
+    if (f->value_len == 0) return SLUICE_HTTP_ERR_BAD_CONTENT_LENGTH;
     uint64_t v = 0;
+    size_t significant = 0;
     for (size_t i = 0; i < f->value_len; i++) {
         char c = f->value[i];
         if (c < '0' || c > '9') return SLUICE_HTTP_ERR_BAD_CONTENT_LENGTH;
+        if (v == 0 && c == '0') continue;
+        if (++significant > 19) return SLUICE_HTTP_ERR_BAD_CONTENT_LENGTH;
         v = v * 10 + (uint64_t)(c - '0');
     }
     *out = v;
