@@ -96,19 +96,15 @@ struct EngineTests {
                 let holder = try TestClient(port: port)
                 try holder.send("GET /hold HTTP/1.1\r\nHost: a\r\n\r\n")
                 let observer = try TestClient(port: port)
-                while statsBox.value?.inFlight != 1 { _ = try observer.request("GET", "/stats") }
+                try #require(try statsBox.poll(observer) { $0.inFlight == 1 })
                 let queued = try TestClient(port: port)
                 try queued.send("GET /hold HTTP/1.1\r\nHost: a\r\n\r\n")
-                while statsBox.value?.queued != 1 { _ = try observer.request("GET", "/stats") }
+                try #require(try statsBox.poll(observer) { $0.queued == 1 })
                 queued.reset()
                 // Leaves at once, not at the queue timeout (5 s), and never runs. It leaves the
                 // queue first and is counted when its task has resumed: a snapshot in between
                 // sees neither, so wait for both.
-                let start = ContinuousClock.now
-                while (statsBox.value?.queued != 0 || statsBox.value?.cancelled != 1)
-                    && ContinuousClock.now - start < .seconds(3) {
-                    _ = try observer.request("GET", "/stats")
-                }
+                _ = try statsBox.poll(observer, seconds: 3) { $0.queued == 0 && $0.cancelled == 1 }
                 #expect(statsBox.value?.queued == 0)
                 #expect(statsBox.value?.cancelled == 1)
                 release.fire()
@@ -133,7 +129,7 @@ struct EngineTests {
                 let holders = try (0..<2).map { _ in try TestClient(port: port) }
                 for holder in holders { try holder.send("GET /hold HTTP/1.1\r\nHost: a\r\n\r\n") }
                 let observer = try TestClient(port: port)
-                while statsBox.value?.inFlight != 2 { _ = try observer.request("GET", "/stats") }
+                try #require(try statsBox.poll(observer) { $0.inFlight == 2 })
                 defer { release.fire() } // also when the request below throws
                 let shed = try TestClient(port: port).request("GET", "/hello")
                 release.fire()
@@ -211,6 +207,18 @@ final class StatsBox: Sendable {
     private let box = Locked<ServerStats?>(nil)
     func set(_ stats: ServerStats?) { box.withLock { $0 = stats } }
     var value: ServerStats? { box.withLock { $0 } }
+
+    /// Asks `/stats` through `observer` until what it saw satisfies `condition`, for at most
+    /// `seconds`; false if it never did (a server that never gets there fails the test rather
+    /// than hanging it).
+    func poll(_ observer: TestClient, seconds: Double = 10, until condition: (ServerStats) -> Bool) throws -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        repeat {
+            _ = try observer.request("GET", "/stats")
+            if let stats = value, condition(stats) { return true }
+        } while ContinuousClock.now < deadline
+        return false
+    }
 }
 
 import Synchronization
