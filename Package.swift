@@ -55,6 +55,15 @@ let package = Package(
             path: "examples/swift-demo",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        .executableTarget(
+            name: "SluiceMicroBench",
+            dependencies: [
+                "Sluice",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/micro/swift",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .testTarget(
             name: "CSluiceIOTests",
             dependencies: ["CSluiceIO"],
