@@ -125,7 +125,7 @@ bench: bench-micro ## The micro-benchmarks, then wrk against the Swift demo and 
 	Benchmarks/bench.sh $(abspath $(DEMO))
 
 # The parser alone must keep at least this many requests/s on its request set (make bench
-# fails below it). This machine measured 2.1-2.8 million on 2026-11-27 (its speed varies
+# fails below it). This machine measured 2.1-3.1 million on 2026-11-27 (its speed varies
 # by about 25%): the floor catches a parser that got twice as slow, not a slow spell.
 PARSER_FLOOR ?= 1000000
 MICRO_DIR := .build-micro
