@@ -333,6 +333,7 @@ static void fill_view(sluice_io_conn *conn, sluice_io_request_view *view) {
     view->keep_alive = h->keep_alive;
     view->body_streamed = 0;
     view->awaits_continue = 0;
+    view->plan = NULL;
 }
 
 static int parse_head(sluice_io_conn *conn) {
@@ -371,6 +372,8 @@ static void dispatch(sluice_io_conn *conn) {
     sluice_io_request_view view;
     fill_view(conn, &view);
     view.body_streamed = conn->body_streaming;
+    view.plan = conn->plan;
+    conn->plan = NULL; /* this request's alone: the next head is planned afresh, or not at all */
     /* Taken before on_request: an answer given inside it (no route, no such method, the
      * server's OPTIONS, shutting down) resets body_len, and the body must still be skipped,
      * never read as the next request. */
@@ -433,7 +436,8 @@ static int plan_body(sluice_io_conn *conn) {
         sluice_io_request_view view;
         fill_view(conn, &view);
         view.awaits_continue = conn->head.expect_continue && conn->len == conn->head_len;
-        conn->body_limit = server->callbacks.plan_body(server->callbacks.context, conn->loop->index, &view, &stream);
+        conn->body_limit = server->callbacks.plan_body(server->callbacks.context, conn->loop->index, &view, &stream,
+                                                       &conn->plan);
     }
     return stream;
 }
@@ -576,6 +580,7 @@ static int step_head(sluice_io_conn *conn) {
     atomic_fetch_add(&conn->loop->server->requests_parsed, 1);
     conn->head_len = (size_t)rc;
     conn->head_parse_valid = 1;
+    conn->plan = NULL; /* a new head: nothing planned for it yet */
     if (conn->head.body_kind == SLUICE_HTTP_BODY_NONE) {
         dispatch(conn);
         return STEP_CONTINUE;

@@ -176,6 +176,7 @@ struct sluice_io_conn {
     uint64_t body_expected;
     sluice_http_chunked chunked;
     uint64_t body_limit;      /* of the current request, from plan_body */
+    void *plan;               /* of the current request, from plan_body; handed back at dispatch */
     int body_streaming;       /* the current request's body goes to the engine in pieces */
     int body_done;            /* ... and all of it went */
     int body_failed;          /* ... and it broke off (413, 400): the connection closes */

@@ -59,7 +59,9 @@ final class Dispatcher: StatsSource {
     func accept(loopIndex: Int, raw: OpaquePointer, view: sluice_io_request_view) {
         let bodyStream = view.body_streamed != 0 ? RequestBodyStream(window: bodyWindowBytes) : nil
         let request = RequestDecoder.decode(view, bodyStream: bodyStream)
-        let match = router.match(method: request.method, path: request.path)
+        // A request with a body was routed when its head arrived (planBody).
+        let match = view.plan.map { .found(Unmanaged<Route>.fromOpaque($0).takeUnretainedValue(), [:]) }
+            ?? router.match(method: request.method, path: request.path)
         guard case .found(let route, let parameters) = match else {
             refuseUnrouted(match, consume request, loopIndex: loopIndex, raw: raw)
             return
@@ -117,17 +119,20 @@ final class Dispatcher: StatsSource {
         return names.sorted().joined(separator: ", ")
     }
 
-    /// A head with a body arrived: its route's body limit, and whether the route streams it. Loop thread.
-    func planBody(_ view: sluice_io_request_view) -> (limit: Int, streams: Bool) {
+    /// A head with a body arrived: its route's body limit, whether the route streams it, and
+    /// the route itself when it has no parameters (handed back in the request's view, so that
+    /// `accept` does not route the request again). Loop thread.
+    func planBody(_ view: sluice_io_request_view) -> (limit: Int, streams: Bool, route: Route?) {
         let method = HTTPMethod(rawValue: RequestDecoder.string(view.method, view.method_len))
         let path = RequestDecoder.string(view.path, view.path_len)
-        guard case .found(let route, _) = router.match(method: method, path: path) else {
+        guard case .found(let route, let parameters) = router.match(method: method, path: path) else {
             // A client waiting for 100 (Continue) is refused at once rather than invited to
             // send a body that no route takes; its connection then closes (the body's bytes
             // may still come).
-            return (configuration.maxBodyBytes, view.awaits_continue != 0)
+            return (configuration.maxBodyBytes, view.awaits_continue != 0, nil)
         }
-        return (route.options.maxBodyBytes ?? configuration.maxBodyBytes, route.options.streamsBody)
+        return (route.options.maxBodyBytes ?? configuration.maxBodyBytes, route.options.streamsBody,
+                parameters.isEmpty ? route : nil)
     }
 
     /// A piece, the end or the failure of a streamed body. Loop thread.

@@ -127,11 +127,14 @@ final class IOServer: @unchecked Sendable {
     }
 
     private static let planBody: @convention(c) (
-        UnsafeMutableRawPointer?, Int32, UnsafePointer<sluice_io_request_view>?, UnsafeMutablePointer<Int32>?
-    ) -> UInt64 = { context, _, view, stream in
+        UnsafeMutableRawPointer?, Int32, UnsafePointer<sluice_io_request_view>?, UnsafeMutablePointer<Int32>?,
+        UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+    ) -> UInt64 = { context, _, view, stream, planned in
         guard let context, let view else { return 0 }
         let plan = Unmanaged<Dispatcher>.fromOpaque(context).takeUnretainedValue().planBody(view.pointee)
         stream?.pointee = plan.streams ? 1 : 0
+        // Unretained: the router holds its routes for as long as the server lives.
+        planned?.pointee = plan.route.map { Unmanaged.passUnretained($0).toOpaque() }
         return UInt64(max(0, plan.limit))
     }
 

@@ -56,6 +56,44 @@ struct ConnectionTests {
         }
     }
 
+    @Test("a request routed when its head arrived is served by that route, and only it")
+    func plannedRoutes() async throws {
+        // A route with its own body limit makes the server route each request with a body as
+        // its head arrives (for the limit), and hand that route on with the request. Mixed
+        // on one pipelined connection: a planned route must not stay with the next request,
+        // and a route with parameters must still get them.
+        try await withServer(routes: { router in
+            standardRoutes(&router)
+            router.post("/small", options: RouteOptions(maxBodyBytes: 8)) { request, _ in
+                .text("small:" + String(decoding: request.body, as: UTF8.self))
+            }
+            router.post("/items/:id") { request, context in
+                .text((context.parameter("id") ?? "?") + ":" + String(decoding: request.body, as: UTF8.self))
+            }
+        }) { port in
+            try await blocking {
+                let client = try TestClient(port: port)
+                try client.send(
+                    "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"
+                        + "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n"
+                        + "POST /items/42 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nxy"
+                        + "POST /small HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+                        + "POST /missing HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nz"
+                        + "GET /n/7 HTTP/1.1\r\nHost: a\r\n\r\n"
+                        + "POST /items/9 HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"
+                        + "POST /small HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\n123456789")
+                #expect(try client.readResponse().text == "abc")
+                #expect(try client.readResponse().text == "Hello, World!")
+                #expect(try client.readResponse().text == "42:xy")
+                #expect(try client.readResponse().text == "small:ok")
+                #expect(try client.readResponse().status == 404)
+                #expect(try client.readResponse().text == "7")
+                #expect(try client.readResponse().text == "9:")
+                #expect(try client.readResponse().status == 413, "the planned route's own body limit")
+            }
+        }
+    }
+
     @Test("decodes a chunked request body")
     func chunkedBody() async throws {
         try await withServer(routes: standardRoutes) { port in

@@ -40,9 +40,11 @@ typedef struct streamed {
     int answered;
 } streamed;
 
-static uint64_t plan_body(void *context, int loop_index, const sluice_io_request_view *head, int *stream) {
+static uint64_t plan_body(void *context, int loop_index, const sluice_io_request_view *head, int *stream,
+                          void **plan) {
     (void)context;
     (void)loop_index;
+    (void)plan;
     *stream = head->path_len >= 2 && head->path[1] == 's';
     return 4096;
 }

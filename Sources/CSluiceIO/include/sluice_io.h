@@ -48,6 +48,7 @@ typedef struct sluice_io_request_view {
     int keep_alive;
     int body_streamed; /* 1: the body follows through on_body (body is NULL); set only in on_request */
     int awaits_continue; /* 1: the client waits for 100 (Continue) before its body; set only in plan_body */
+    void *plan; /* what plan_body left in *plan for this request, else NULL; set only in on_request */
 } sluice_io_request_view;
 
 /* The status of an on_body call; a negative one is an error: the HTTP status to answer, negated. */
@@ -81,9 +82,13 @@ typedef struct sluice_io_callbacks {
      * view are set). Returns the most body bytes this request may send (413 beyond) and
      * sets *stream: 1 hands the request over at once, its body following in pieces through
      * on_body as credit is granted (sluice_io_request_read_body); 0 collects the body first.
-     * NULL: every body is collected, under max_body_bytes. Loop thread.
+     * *plan (NULL on entry) may be set to anything the engine wants back in this request's
+     * view at on_request (the engine's routing, so that it is not done twice); the shim
+     * neither reads nor frees it. NULL: every body is collected, under max_body_bytes. Loop
+     * thread.
      */
-    uint64_t (*plan_body)(void *context, int loop_index, const sluice_io_request_view *head, int *stream);
+    uint64_t (*plan_body)(void *context, int loop_index, const sluice_io_request_view *head, int *stream,
+                          void **plan);
     /*
      * A piece of a streamed body (status SLUICE_IO_BODY_DATA; data valid during the call only),
      * its end (SLUICE_IO_BODY_END), or its failure (a negative status: -413 over the limit,
