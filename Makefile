@@ -69,7 +69,9 @@ lib: ## libsluice.so through SwiftPM alone, exporting exactly the header's funct
 
 FUZZ_SECONDS ?= 60
 FUZZ_DIR := .build-fuzz
-FUZZ_SOURCES := Tests/fuzz/fuzz_parser.c $(addprefix Sources/CSluiceIO/,http_parser.c http_framing.c http_chunked.c http_chars.c http_errors.c)
+# The parser and chunked decoder alone, as the fuzzer and the parser micro-benchmark build them.
+PARSER_SOURCES := $(addprefix Sources/CSluiceIO/,http_parser.c http_framing.c http_chunked.c http_chars.c http_errors.c)
+FUZZ_SOURCES := Tests/fuzz/fuzz_parser.c $(PARSER_SOURCES)
 
 $(FUZZ_DIR)/fuzz_parser: $(FUZZ_SOURCES) Sources/CSluiceIO/include/sluice_http_parser.h
 	@mkdir -p $(FUZZ_DIR)/corpus
@@ -129,7 +131,6 @@ bench: bench-micro ## The micro-benchmarks, then wrk against the Swift demo and 
 # by about 25%): the floor catches a parser that got twice as slow, not a slow spell.
 PARSER_FLOOR ?= 1000000
 MICRO_DIR := .build-micro
-PARSER_SOURCES := $(addprefix Sources/CSluiceIO/,http_parser.c http_framing.c http_chunked.c http_chars.c http_errors.c)
 
 $(MICRO_DIR)/parser_bench: Benchmarks/micro/parser_bench.c $(PARSER_SOURCES) Sources/CSluiceIO/include/sluice_http_parser.h
 	@mkdir -p $(MICRO_DIR)
