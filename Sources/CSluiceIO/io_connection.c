@@ -104,6 +104,35 @@ static void release_buffer(sluice_io_conn *conn) {
 
 void sluice__conn_free_spares(sluice_io_loop *loop) {
     while (loop->spare_count > 0) free(loop->spare_buffers[--loop->spare_count]);
+    while (loop->spare_requests) {
+        sluice_io_request *request = loop->spare_requests;
+        loop->spare_requests = request->next;
+        free(request);
+    }
+    loop->spare_request_count = 0;
+}
+
+/* A zeroed request record: one the loop kept, or a new one; NULL without memory. */
+static sluice_io_request *request_new(sluice_io_loop *loop) {
+    sluice_io_request *request = loop->spare_requests;
+    if (request == NULL) return calloc(1, sizeof(*request));
+    loop->spare_requests = request->next;
+    loop->spare_request_count--;
+    memset(request, 0, sizeof(*request));
+    return request;
+}
+
+/* Keeps an answered request's record for the next request, or frees it. Loop thread: every
+ * answer is delivered there (or, after the loops stop, by the thread that frees the server,
+ * before the spares are freed). */
+static void request_recycle(sluice_io_loop *loop, sluice_io_request *request) {
+    if (loop->spare_request_count >= SLUICE_IO_SPARE_REQUESTS) {
+        free(request);
+        return;
+    }
+    request->next = loop->spare_requests;
+    loop->spare_requests = request;
+    loop->spare_request_count++;
 }
 
 /* One of the connection's handles finished closing; the last one frees the connection. */
@@ -355,7 +384,7 @@ static void dispatch(sluice_io_conn *conn) {
             return;
         }
     }
-    sluice_io_request *request = calloc(1, sizeof(*request));
+    sluice_io_request *request = request_new(loop);
     if (request == NULL) {
         send_error(conn, 500, "out of memory");
         return;
@@ -791,7 +820,7 @@ void sluice__conn_deliver(sluice_io_request *request) {
     size_t lent_body_len = request->lent_body_len;
     const sluice_io_callbacks *callbacks = &request->loop->server->callbacks;
     if (request->context) callbacks->release_request_context(callbacks->context, request->context);
-    free(request);
+    request_recycle(request->loop, request);
     if (conn == NULL || conn->closing) {
         free(out);
         return;
