@@ -94,7 +94,7 @@ public actor Server: Service {
     /// without a trip through the loop's job queue (an enqueue, a dispatch and an executor
     /// check per request).
     private static func consume(_ queue: RequestQueue, dispatcher: Dispatcher) async {
-        await withDiscardingTaskGroup { requests in
+        try? await withThrowingDiscardingTaskGroup(returning: Void.self) { requests in
             var batch: [PendingRequest] = []
             while await queue.next(into: &batch) {
                 for (index, pending) in batch.enumerated() {
