@@ -24,7 +24,7 @@ public struct AccessLog: Middleware {
             if let body = response.streamedBody {
                 response.streamedBody = logged(body, request, status: response.status, since: started)
             } else {
-                log(request, status: String(response.status), bytes: response.body.count, since: started)
+                log(request, status: String(response.status), bytes: response.bodyCount, since: started)
             }
             return response
         } catch let error as HTTPError {

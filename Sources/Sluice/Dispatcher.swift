@@ -498,21 +498,20 @@ final class Dispatcher: StatsSource {
         guard let raw = pending.takeRaw() else { return }
         let sent = ResponseHeadEncoder.withEncoded(response, requestID: pending.request.id) { fields, flags in
             guard let fields else { return false }
-            send(raw, status: Int32(response.status), fields: fields, body: response.body, flags: flags)
+            response.withBodyBytes { send(raw, status: Int32(response.status), fields: fields, body: $0, flags: flags) }
             return true
         }
         if sent { return }
         logger.error("handler's response has an invalid status or header field", metadata: ["request_id": "\(pending.request.id)"])
         let body = Array(JSON.errorBody(message: "internal server error", requestID: pending.request.id).utf8)
         let head = ResponseHeadEncoder.encode(.json("", status: 500), requestID: pending.request.id).bytes
-        head.withUnsafeBytes { send(raw, status: 500, fields: $0, body: body, flags: 0) }
+        head.withUnsafeBytes { fields in body.withUnsafeBytes { send(raw, status: 500, fields: fields, body: $0, flags: 0) } }
     }
 
-    private func send(_ raw: OpaquePointer, status: Int32, fields: UnsafeRawBufferPointer, body: [UInt8], flags: Int32) {
-        body.withUnsafeBytes { body in
-            sluice_io_respond(raw, status, fields.baseAddress?.assumingMemoryBound(to: CChar.self), fields.count,
-                              body.baseAddress, body.count, flags)
-        }
+    private func send(_ raw: OpaquePointer, status: Int32, fields: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer,
+                      flags: Int32) {
+        sluice_io_respond(raw, status, fields.baseAddress?.assumingMemoryBound(to: CChar.self), fields.count,
+                          body.baseAddress, body.count, flags)
     }
 
     func respondDrop(_ pending: PendingRequest) {

@@ -5,14 +5,63 @@
 public struct Response: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
-    public var body: [UInt8]
+    /// The body's bytes.
+    public var body: [UInt8] {
+        get {
+            switch content {
+            case .bytes(let bytes): bytes
+            case .text(let text): Array(text.utf8)
+            }
+        }
+        set { content = .bytes(newValue) }
+        _modify {
+            // Moved out and back, so that appending in place does not copy the bytes.
+            var bytes = body
+            content = .bytes([])
+            defer { content = .bytes(bytes) }
+            yield &bytes
+        }
+    }
     /// A body written as it goes (`Response.stream`); when set, `body` is not sent.
     public var streamedBody: ResponseBody?
+
+    /// How the body is held: a `text` or `json` answer keeps its string, and its UTF-8 is
+    /// written from there; a short or literal string then costs no allocation at all.
+    enum Content: Sendable {
+        case bytes([UInt8])
+        case text(String)
+    }
+
+    var content: Content
 
     public init(status: Int = 200, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
         self.status = status
         self.headers = headers
-        self.body = body
+        self.content = .bytes(body)
+    }
+
+    init(status: Int, headers: HTTPHeaders, text: String) {
+        self.status = status
+        self.headers = headers
+        self.content = .text(text)
+    }
+
+    /// The body's size in bytes, without copying it.
+    package var bodyCount: Int {
+        switch content {
+        case .bytes(let bytes): bytes.count
+        case .text(let text): text.utf8.count
+        }
+    }
+
+    /// Calls `body` with the body's bytes, without copying them where they lie contiguous.
+    func withBodyBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        switch content {
+        case .bytes(let bytes):
+            return try bytes.withUnsafeBytes(body)
+        case .text(let text):
+            return try text.withUTF8Bytes { try body(UnsafeRawBufferPointer($0)) }
+        }
     }
 
     // Built once: each response then shares the field list (a retain) instead of allocating
@@ -22,11 +71,11 @@ public struct Response: Sendable {
 
     /// A `text/plain; charset=utf-8` response.
     public static func text(_ text: String, status: Int = 200) -> Response {
-        Response(status: status, headers: textHeaders, body: Array(text.utf8))
+        Response(status: status, headers: textHeaders, text: text)
     }
 
     /// An `application/json` response from JSON text the caller has already encoded.
     public static func json(_ json: String, status: Int = 200) -> Response {
-        Response(status: status, headers: jsonHeaders, body: Array(json.utf8))
+        Response(status: status, headers: jsonHeaders, text: json)
     }
 }

@@ -270,7 +270,7 @@ final class CRequest: ManagedBuffer<CRequestCore, pthread_mutex_t> {
             // No fast path here: waitForAnswer takes an answer already given as well.
             var response = try await waitForAnswer().response()
             guard let body = response.streamedBody else {
-                report(response.status, response.body.count)
+                report(response.status, response.bodyCount)
                 return response
             }
             // A streamed answer is reported when its body ends, with the bytes written.

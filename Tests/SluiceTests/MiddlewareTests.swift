@@ -225,4 +225,39 @@ struct MiddlewareTests {
             #expect(given.header("x-correlation-id") == "abc-123" && given.header("x-request-id") == "abc-123")
         }
     }
+
+    @Test("a text answer's body reads, changes and is sent as bytes, whatever holds it")
+    func textBodies() async throws {
+        var text = Response.text("héllo")
+        #expect(text.body == Array("héllo".utf8) && text.bodyCount == 6)
+        text.body.append(contentsOf: Array(" wörld".utf8))
+        #expect(text.body == Array("héllo wörld".utf8) && text.bodyCount == 13)
+        var json = Response.json(#"{"a":1}"#)
+        json.body = Array("[]".utf8)
+        #expect(json.body == Array("[]".utf8) && json.bodyCount == 2)
+
+        /// Appends to the answer's body in place, as a middleware that decorates answers would.
+        struct Suffix: Middleware {
+            func handle(_ request: Request, context: RequestContext, next: Handler) async throws -> Response {
+                var response = try await next(request, context)
+                response.body.append(contentsOf: Array("!".utf8))
+                return response
+            }
+        }
+        // Longer than a string stored inline (15 bytes), and not ASCII.
+        let long = String(repeating: "ünïcödé ", count: 40)
+        try await withServer(routes: { router in
+            router.get("/short") { _, _ in .text("hi") }
+            router.get("/long") { _, _ in .json(long) }
+            router.get("/suffixed", options: RouteOptions(middleware: [Suffix()])) { _, _ in .text(long) }
+        }) { port in
+            let short = try await blocking { try TestClient(port: port).request("GET", "/short") }
+            #expect(short.text == "hi" && short.header("Content-Length") == "2")
+            let whole = try await blocking { try TestClient(port: port).request("GET", "/long") }
+            #expect(whole.text == long && whole.header("Content-Length") == String(long.utf8.count))
+            #expect(whole.header("Content-Type") == "application/json")
+            let suffixed = try await blocking { try TestClient(port: port).request("GET", "/suffixed") }
+            #expect(suffixed.text == long + "!" && suffixed.header("Content-Length") == String(long.utf8.count + 1))
+        }
+    }
 }
