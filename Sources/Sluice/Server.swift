@@ -93,6 +93,10 @@ public actor Server: Service {
     /// suspends: a request that never waits is answered before the next one is started,
     /// without a trip through the loop's job queue (an enqueue, a dispatch and an executor
     /// check per request).
+    ///
+    /// The group is a throwing one although no request task throws: its tasks' operation type
+    /// is then the runtime's own, where a non-throwing one is wrapped in a thunk allocated
+    /// per task.
     private static func consume(_ queue: RequestQueue, dispatcher: Dispatcher) async {
         try? await withThrowingDiscardingTaskGroup(returning: Void.self) { requests in
             var batch: [PendingRequest] = []
