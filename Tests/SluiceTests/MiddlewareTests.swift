@@ -260,4 +260,32 @@ struct MiddlewareTests {
             #expect(suffixed.text == long + "!" && suffixed.header("Content-Length") == String(long.utf8.count + 1))
         }
     }
+
+    @Test("a handler's answer with a status out of 100...999 or a field that would split the response becomes a 500")
+    func invalidAnswers() async throws {
+        var huge = Response.text("x")
+        huge.status = Int.max
+        #expect(huge.status != 200 && !(100...999).contains(huge.status))
+        try await withServer(routes: { router in
+            router.get("/status/:code") { _, context in
+                let code = context.parameter("code") ?? ""
+                var response = Response.text("body")
+                response.status = code == "max" ? Int.max : code == "min" ? Int.min : Int(code) ?? 0
+                return response
+            }
+            router.get("/split") { _, _ in
+                var response = Response.text("body")
+                response.headers.add(name: "X-Split", value: "a\r\nSet-Cookie: b=c")
+                return response
+            }
+        }) { port in
+            for (code, expected) in [("599", 599), ("99", 500), ("1000", 500), ("max", 500), ("min", 500)] {
+                let response = try await blocking { try TestClient(port: port).request("GET", "/status/\(code)") }
+                #expect(response.status == expected, "status \(code)")
+                if expected == 500 { #expect(response.text.contains("request_id")) }
+            }
+            let split = try await blocking { try TestClient(port: port).request("GET", "/split") }
+            #expect(split.status == 500 && split.header("Set-Cookie") == nil)
+        }
+    }
 }
