@@ -301,8 +301,9 @@ typedef struct sluice_header {
  * Answers with status, headers and body (all copied). Date, Server, Content-Length,
  * Connection and X-Request-ID are the engine's. Returns 0; SLUICE_ESTATE if already
  * answered; SLUICE_ECANCELED if the request was cancelled (nothing is sent, the request
- * is released); SLUICE_EINVAL for a status outside 100...999, a header name that is not
- * a token, or a header value with CR or LF (nothing is sent; the request stays unanswered).
+ * is released); SLUICE_EINVAL for a status outside 200...999 (a 1xx is interim, never an
+ * answer), a header name that is not a token, or a header value with CR or LF (nothing is
+ * sent; the request stays unanswered).
  */
 SLUICE_EXPORT int sluice_respond(sluice_request *request, int status, const sluice_header *headers,
                                  size_t header_count, const void *body, size_t body_len);

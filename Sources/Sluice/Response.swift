@@ -3,9 +3,10 @@
 /// The server adds `Date`, `Server`, `Content-Length`, `Connection` and `X-Request-ID`;
 /// any `Content-Length` or `Transfer-Encoding` set here is ignored, since the engine frames the body.
 public struct Response: Sendable {
+    /// The status, in `finalStatuses` (200...999); the engine answers any other with a 500.
     public var status: Int {
         get { Int(statusCode) }
-        // Clamped: a status out of Int32's range stays out of 100...999 and invalid.
+        // Clamped: a status out of Int32's range stays out of `finalStatuses` and invalid.
         set { statusCode = Int32(clamping: newValue) }
     }
     public var headers: HTTPHeaders
@@ -94,6 +95,10 @@ public struct Response: Sendable {
     // one; a handler that adds a field copies it then.
     private static let textHeaders: HTTPHeaders = ["Content-Type": "text/plain; charset=utf-8"]
     private static let jsonHeaders: HTTPHeaders = ["Content-Type": "application/json"]
+
+    /// The statuses a handler may answer with: 1xx are interim (RFC 9110 15.2), never a
+    /// request's answer; 600...999 are unassigned but well-formed.
+    package static let finalStatuses = 200...999
 
     /// A `text/plain; charset=utf-8` response.
     public static func text(_ text: String, status: Int = 200) -> Response {

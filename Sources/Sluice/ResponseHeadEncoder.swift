@@ -39,7 +39,7 @@ package enum ResponseHeadEncoder {
 
     /// The encoded size and the shim's flags; nil when a field or the status is invalid.
     private static func measure(_ response: Response, requestID: String) -> (size: Int, flags: Int32)? {
-        guard (100...999).contains(response.status) else { return nil }
+        guard Response.finalStatuses.contains(response.status) else { return nil }
         var size = lineSize(name: "X-Request-ID", value: requestID)
         var flags: Int32 = 0
         for field in response.headers {

@@ -99,7 +99,7 @@ private func makeHeaders(_ headers: UnsafePointer<sluice_header>?, _ count: Int)
 /// Builds a Response from C arguments; nil when one is invalid (status, header bytes).
 private func makeResponse(_ status: Int32, _ headers: UnsafePointer<sluice_header>?, _ count: Int,
                           _ body: UnsafeRawPointer?, _ length: Int) -> Response? {
-    guard (100...999).contains(status), length == 0 || body != nil, let fields = makeHeaders(headers, count) else { return nil }
+    guard Response.finalStatuses.contains(Int(status)), length == 0 || body != nil, let fields = makeHeaders(headers, count) else { return nil }
     let bytes = length > 0 ? Array(UnsafeRawBufferPointer(start: body, count: length)) : []
     return Response(status: Int(status), headers: fields, body: bytes)
 }
@@ -125,7 +125,7 @@ public func sluiceRespondOwned(_ handle: OpaquePointer?, _ status: Int32, _ head
 
 @_cdecl("sluice_respond_error")
 public func sluiceRespondError(_ handle: OpaquePointer?, _ status: Int32, _ message: UnsafePointer<CChar>?) -> Int32 {
-    guard let request = CRequest.from(handle), (100...999).contains(status) else { return ErrorCode.invalid }
+    guard let request = CRequest.from(handle), Response.finalStatuses.contains(Int(status)) else { return ErrorCode.invalid }
     return request.answer(.error(HTTPError(Int(status), message: CString.read(message))))
 }
 
@@ -148,7 +148,7 @@ public func sluiceRequestBodyRead(_ handle: OpaquePointer?, _ buffer: UnsafeMuta
 public func sluiceResponseStart(_ handle: OpaquePointer?, _ status: Int32, _ headers: UnsafePointer<sluice_header>?,
                                 _ count: Int, _ contentLength: Int64) -> Int32 {
     guard let request = CRequest.from(handle) else { return ErrorCode.invalid }
-    guard (100...999).contains(status), let fields = makeHeaders(headers, count) else { return ErrorCode.invalid }
+    guard Response.finalStatuses.contains(Int(status)), let fields = makeHeaders(headers, count) else { return ErrorCode.invalid }
     guard !request.isAnswered, let streaming = request.streaming else { return ErrorCode.state }
     guard let body = streaming.beginResponse(contentLength: contentLength >= 0 ? Int(contentLength) : nil) else {
         return ErrorCode.state

@@ -38,6 +38,9 @@ static void late(sluice_request *request, void *user_data) {
 static void failing(sluice_request *request, void *user_data) {
     (void)user_data;
     atomic_store(&bad_status, sluice_respond(request, 42, NULL, 0, NULL, 0));
+    /* A 1xx is interim: as a final answer the client would wait on for another. */
+    CHECK_RC(sluice_respond(request, 101, NULL, 0, NULL, 0), SLUICE_EINVAL);
+    CHECK_RC(sluice_respond(request, 199, NULL, 0, NULL, 0), SLUICE_EINVAL);
     sluice_header injected[] = {{"X-A", "a\r\nX-Injected: 1"}};
     CHECK_RC(sluice_respond(request, 200, injected, 1, NULL, 0), SLUICE_EINVAL);
     sluice_header not_token[] = {{"X(A)", "v"}};
