@@ -18,6 +18,12 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
 
     public var count: Int { fields.count }
 
+    /// Where the fields are stored, which only this list and its unchanged copies share; nil
+    /// for an empty list.
+    var storageIdentity: UnsafeRawPointer? {
+        fields.isEmpty ? nil : fields.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
+    }
+
     public func makeIterator() -> IndexingIterator<[Element]> { fields.makeIterator() }
 
     /// The first value of the field `name`, or nil.

@@ -92,9 +92,10 @@ public struct Response: Sendable {
     }
 
     // Built once: each response then shares the field list (a retain) instead of allocating
-    // one; a handler that adds a field copies it then.
-    private static let textHeaders: HTTPHeaders = ["Content-Type": "text/plain; charset=utf-8"]
-    private static let jsonHeaders: HTTPHeaders = ["Content-Type": "application/json"]
+    // one, and its lines are laid out once (PreparedFields); a handler that adds a field
+    // copies it then.
+    private static let textHeaders = PreparedFields.contentType("text/plain; charset=utf-8")!
+    private static let jsonHeaders = PreparedFields.contentType("application/json")!
 
     /// The statuses a handler may answer with: 1xx are interim (RFC 9110 15.2), never a
     /// request's answer; 600...999 are unassigned but well-formed.

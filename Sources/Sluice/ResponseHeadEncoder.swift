@@ -41,6 +41,7 @@ package enum ResponseHeadEncoder {
     private static func measure(_ response: Response, requestID: String) -> (size: Int, flags: Int32)? {
         guard Response.finalStatuses.contains(response.status) else { return nil }
         var size = lineSize(name: "X-Request-ID", value: requestID)
+        if let lines = PreparedFields.lines(of: response.headers) { return (size + lines.count, 0) }
         var flags: Int32 = 0
         for field in response.headers {
             if isEngineOwned(field.name) {
@@ -66,6 +67,10 @@ package enum ResponseHeadEncoder {
     private static func fill(_ response: Response, requestID: String, into buffer: UnsafeMutableRawBufferPointer) -> Int {
         var count = 0
         write(name: "X-Request-ID", value: requestID, into: buffer, at: &count)
+        if let lines = PreparedFields.lines(of: response.headers) {
+            lines.withUnsafeBytes { (buffer.baseAddress! + count).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            return count + lines.count
+        }
         for field in response.headers where !isEngineOwned(field.name) {
             write(name: field.name, value: field.value, into: buffer, at: &count)
         }

@@ -39,7 +39,7 @@ enum CommonFieldValue {
         return contentTypeFields[index]
     }
 
-    private static let contentTypeFields: [HTTPHeaders] = known.map { ["Content-Type": $0] }
+    private static let contentTypeFields: [HTTPHeaders] = known.map { PreparedFields.contentType($0) ?? ["Content-Type": $0] }
 
     private static func knownIndex(_ pointer: UnsafePointer<CChar>) -> Int? {
         let length = strlen(pointer)

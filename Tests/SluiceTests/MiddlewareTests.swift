@@ -241,6 +241,8 @@ struct MiddlewareTests {
             func handle(_ request: Request, context: RequestContext, next: Handler) async throws -> Response {
                 var response = try await next(request, context)
                 response.body.append(contentsOf: Array("!".utf8))
+                // A changed copy of a shared field list must go out as changed.
+                response.headers.replaceOrAdd(name: "Content-Type", value: "text/markdown")
                 return response
             }
         }
@@ -258,6 +260,8 @@ struct MiddlewareTests {
             #expect(whole.header("Content-Type") == "application/json")
             let suffixed = try await blocking { try TestClient(port: port).request("GET", "/suffixed") }
             #expect(suffixed.text == long + "!" && suffixed.header("Content-Length") == String(long.utf8.count + 1))
+            #expect(suffixed.header("Content-Type") == "text/markdown")
+            #expect(short.header("Content-Type") == "text/plain; charset=utf-8")
         }
     }
 
