@@ -10,10 +10,13 @@ package enum PreparedFields {
         let lines: [UInt8]
     }
 
-    private static let contentTypes: [Entry] = [
+    /// The common `Content-Type` values (the C API also reads these from C as constants).
+    package static let contentTypeValues = [
         "text/plain; charset=utf-8", "text/html; charset=utf-8", "application/json",
         "application/json; charset=utf-8", "application/octet-stream",
-    ].map { value in
+    ]
+
+    private static let contentTypes: [Entry] = contentTypeValues.map { value in
         let headers: HTTPHeaders = ["Content-Type": value]
         return Entry(headers: headers, storage: headers.storageIdentity, lines: Array("Content-Type: \(value)\r\n".utf8))
     }

@@ -20,10 +20,7 @@ enum CString {
 /// constant itself (a literal: its bytes stay in the binary), where a copy of a string longer
 /// than 15 bytes, which is not stored inline, would cost an allocation per answer.
 enum CommonFieldValue {
-    private static let known: [String] = [
-        "text/plain; charset=utf-8", "text/html; charset=utf-8", "application/json",
-        "application/json; charset=utf-8", "application/octet-stream",
-    ]
+    private static let known = PreparedFields.contentTypeValues
 
     /// The C string at pointer as a Swift string, or nil for NULL.
     static func read(_ pointer: UnsafePointer<CChar>?) -> String? {
@@ -39,7 +36,7 @@ enum CommonFieldValue {
         return contentTypeFields[index]
     }
 
-    private static let contentTypeFields: [HTTPHeaders] = known.map { PreparedFields.contentType($0) ?? ["Content-Type": $0] }
+    private static let contentTypeFields: [HTTPHeaders] = known.map { PreparedFields.contentType($0)! }
 
     private static func knownIndex(_ pointer: UnsafePointer<CChar>) -> Int? {
         let length = strlen(pointer)
