@@ -123,7 +123,7 @@ final class Dispatcher: StatsSource {
     /// the route itself when it has no parameters (handed back in the request's view, so that
     /// `accept` does not route the request again). Loop thread.
     func planBody(_ view: sluice_io_request_view) -> (limit: Int, streams: Bool, route: Route?) {
-        let method = HTTPMethod(rawValue: RequestDecoder.string(view.method, view.method_len))
+        let method = RequestDecoder.method(view.method, view.method_len)
         let path = RequestDecoder.string(view.path, view.path_len)
         guard case .found(let route, let parameters) = router.match(method: method, path: path) else {
             // A client waiting for 100 (Continue) is refused at once rather than invited to

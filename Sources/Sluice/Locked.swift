@@ -24,8 +24,10 @@ package struct Locked<Value> {
 
     private let storage: Storage
 
-    package init(_ value: Value) {
-        let buffer = Storage.create(minimumCapacity: 1) { _ in value }
+    /// The value is made in place: taken as a parameter, it would be copied into the buffer
+    /// and the original destroyed (an outlined copy of a request's state, per request).
+    package init(_ value: @autoclosure () -> Value) {
+        let buffer = Storage.create(minimumCapacity: 1) { _ in value() }
         buffer.withUnsafeMutablePointerToElements { mutex in
             mutex.initialize(to: pthread_mutex_t())
             pthread_mutex_init(mutex, nil)

@@ -1,6 +1,12 @@
 import CSluiceIO
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Copies a request out of the shim's read buffer, which is reused once the callback returns.
+///
+/// Every request passes here, so it makes as few strings as it can: a common method's is a
+/// literal, and a target without a query is the path's own string.
 enum RequestDecoder {
     static func decode(_ view: sluice_io_request_view, bodyStream: RequestBodyStream? = nil) -> Request {
         var headers: [HTTPHeaders.Element] = []
@@ -16,10 +22,13 @@ enum RequestDecoder {
             headers.append((name: name, value: String(decoding: value, as: UTF8.self)))
         }
         let body = view.body_len > 0 ? Array(UnsafeBufferPointer(start: view.body, count: view.body_len)) : []
+        let path = string(view.path, view.path_len)
+        // Origin-form without a query: the target is the path, byte for byte.
+        let targetIsPath = view.target == view.path && view.target_len == view.path_len
         return Request(
-            method: HTTPMethod(rawValue: string(view.method, view.method_len)),
-            target: string(view.target, view.target_len),
-            path: string(view.path, view.path_len),
+            method: method(view.method, view.method_len),
+            target: targetIsPath ? path : string(view.target, view.target_len),
+            path: path,
             query: view.query.map { string($0, view.query_len) },
             headers: HTTPHeaders(headers),
             body: body,
@@ -27,6 +36,26 @@ enum RequestDecoder {
             httpMinorVersion: Int(view.version_minor),
             bodyStream: bodyStream
         )
+    }
+
+    /// The request's method; a common one's string is a literal (inline, nothing to build or
+    /// initialize lazily).
+    static func method(_ pointer: UnsafePointer<CChar>?, _ count: Int) -> HTTPMethod {
+        let name = bytes(pointer, count)
+        switch count {
+        case 3 where equals(name, "GET"): return HTTPMethod(rawValue: "GET")
+        case 3 where equals(name, "PUT"): return HTTPMethod(rawValue: "PUT")
+        case 4 where equals(name, "POST"): return HTTPMethod(rawValue: "POST")
+        case 4 where equals(name, "HEAD"): return HTTPMethod(rawValue: "HEAD")
+        case 6 where equals(name, "DELETE"): return HTTPMethod(rawValue: "DELETE")
+        default: return HTTPMethod(rawValue: String(decoding: name, as: UTF8.self))
+        }
+    }
+
+    /// Whether `bytes` are `literal`'s, compared as memory (no string is made).
+    private static func equals(_ bytes: UnsafeBufferPointer<UInt8>, _ literal: StaticString) -> Bool {
+        guard let base = bytes.baseAddress, bytes.count == literal.utf8CodeUnitCount else { return false }
+        return memcmp(base, literal.utf8Start, bytes.count) == 0
     }
 
     private static func bytes(_ pointer: UnsafePointer<CChar>?, _ count: Int) -> UnsafeBufferPointer<UInt8> {

@@ -107,7 +107,7 @@ public struct Router: Sendable {
     /// RFC 9110 section 9 methods, and PATCH (RFC 5789).
     private static let standardMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
 
-    private var literalRoutes: [String: [HTTPMethod: Route]] = [:]
+    private var literalRoutes = LiteralRoutes()
     private var patternRoutes: [Route] = []
     /// Middleware for the routes added from now on, outermost first.
     private var middleware: [any Middleware] = []
@@ -119,7 +119,7 @@ public struct Router: Sendable {
     /// The guaranteed shares, each once, by name.
     var shares: [GuaranteedShare] {
         var seen = Set<ObjectIdentifier>()
-        let routes = literalRoutes.values.flatMap(\.values) + patternRoutes
+        let routes = literalRoutes.entries.flatMap(\.routes) + patternRoutes
         return routes.compactMap(\.options.share).filter { seen.insert(ObjectIdentifier($0)).inserted }
             .sorted { $0.name < $1.name }
     }
@@ -127,14 +127,14 @@ public struct Router: Sendable {
     /// The route gates, each once.
     var gates: [Gate] {
         var seen = Set<ObjectIdentifier>()
-        let routes = literalRoutes.values.flatMap(\.values) + patternRoutes
+        let routes = literalRoutes.entries.flatMap(\.routes) + patternRoutes
         return routes.compactMap(\.options.gate).filter { seen.insert(ObjectIdentifier($0)).inserted }
     }
 
     /// Whether some route streams its body or has a body limit of its own: then each request
     /// head with a body is routed before its body is read.
     var plansBodies: Bool {
-        (literalRoutes.values.flatMap(\.values) + patternRoutes).contains {
+        (literalRoutes.entries.flatMap(\.routes) + patternRoutes).contains {
             $0.options.streamsBody || $0.options.maxBodyBytes != nil
         }
     }
@@ -151,7 +151,9 @@ public struct Router: Sendable {
         group.prefix = self.prefix + prefix
         group.middleware = middleware
         try build(&group)
-        for (path, byMethod) in group.literalRoutes { literalRoutes[path, default: [:]].merge(byMethod) { $1 } }
+        for entry in group.literalRoutes.entries {
+            for route in entry.routes { literalRoutes.insert(route, at: entry.path) }
+        }
         patternRoutes += group.patternRoutes
     }
 
@@ -201,14 +203,14 @@ public struct Router: Sendable {
 
     private mutating func insert(_ route: Route) {
         if let path = route.pattern.literalPath {
-            literalRoutes[path, default: [:]][route.method] = route
+            literalRoutes.insert(route, at: path)
         } else {
             patternRoutes.append(route)
         }
     }
 
     private func hasRoute(_ method: HTTPMethod, _ pattern: RoutePattern) -> Bool {
-        if let path = pattern.literalPath { return literalRoutes[path]?[method] != nil }
+        if let path = pattern.literalPath { return literalRoutes.route(method, at: path) != nil }
         return patternRoutes.contains { $0.method == method && $0.pattern.description == pattern.description }
     }
 
@@ -273,7 +275,7 @@ public struct Router: Sendable {
 
     /// Every method some route uses.
     var methods: Set<HTTPMethod> {
-        Set(literalRoutes.values.flatMap(\.keys) + patternRoutes.map(\.method))
+        Set(literalRoutes.entries.flatMap { $0.routes.map(\.method) } + patternRoutes.map(\.method))
     }
 
     func match(method: HTTPMethod, path: String) -> Match {
@@ -290,11 +292,12 @@ public struct Router: Sendable {
 
     private func matchRoute(method: HTTPMethod, path: String) -> Match {
         var allowed: [HTTPMethod] = []
-        if let byMethod = literalRoutes[path] {
-            if let route = byMethod[method] ?? (method == .head ? byMethod[.get] : nil) {
+        if let routes = literalRoutes.routes(for: path) {
+            if let route = routes.first(where: { $0.method == method })
+                ?? (method == .head ? routes.first { $0.method == .get } : nil) {
                 return .found(route, [:])
             }
-            allowed.append(contentsOf: byMethod.keys)
+            allowed.append(contentsOf: routes.map(\.method))
         }
         if patternRoutes.isEmpty { return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed) }
         let segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
