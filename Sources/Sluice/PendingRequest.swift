@@ -4,7 +4,7 @@ import Synchronization
 /// A request between its arrival on a loop and its answer: the shim's handle, the parsed
 /// request, its route, and what links it to its task, its gate queue and its timer.
 final class PendingRequest: @unchecked Sendable {
-    // @unchecked: `raw` is a C handle used only under `state`'s lock until the request is
+    // @unchecked: `raw` is a C handle used only under `lock` until the request is
     // answered (its answer handed to the shim once, whole or streamed); `taskAttached` and
     // `unarmedDeadline` are the request task's own; every other stored property is immutable
     // or behind the lock.
@@ -16,10 +16,19 @@ final class PendingRequest: @unchecked Sendable {
     let priority: RequestPriority
 
     /// A running task's handle, stored only while that task is alive.
-    private struct TaskHandle: @unchecked Sendable {
-        // @unchecked: the handle is touched only under `state`'s lock, and removed by the
+    ///
+    /// A class, allocated only when a task is linked (rarely: most requests are answered
+    /// without suspending): an optional reference is a plain pointer, where an optional
+    /// `UnsafeCurrentTask` (a resilient type) costs runtime calls to initialize and destroy
+    /// in every request's state.
+    private final class TaskHandle: @unchecked Sendable {
+        // @unchecked: the handle is touched only under `lock`, and removed by the
         // task itself (detachTask) before it ends, so it never outlives its task.
         let task: UnsafeCurrentTask
+
+        init(task: UnsafeCurrentTask) {
+            self.task = task
+        }
     }
 
     /// What the request's one timer means when it fires.
@@ -51,7 +60,15 @@ final class PendingRequest: @unchecked Sendable {
         var deadlineExpired = false
     }
 
-    private let state = Locked(State())
+    private let lock = InlineLock()
+    /// Only under `lock` (through `withState`).
+    private var state = State()
+
+    private func withState<T>(_ body: (inout State) -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&state)
+    }
 
     init(raw: OpaquePointer, request: Request, route: Route?, parameters: [String: String], loopIndex: Int,
          priority: RequestPriority) {
@@ -70,12 +87,12 @@ final class PendingRequest: @unchecked Sendable {
     private var unarmedDeadline: (timeout: Duration, startedAt: UInt64)?
 
     /// Whether the client closed or reset its connection before the answer.
-    var clientLeft: Bool { state.withLock { $0.clientLeft } }
+    var clientLeft: Bool { withState { $0.clientLeft } }
 
     /// Whether the handler's deadline passed (and 504 was sent). Call from the request's task.
     /// Never without the task linked: the timer fires on the loop thread, where such a task
     /// has run since it started, without suspending; no lock is then needed to know it.
-    var deadlineExpired: Bool { taskAttached && state.withLock { $0.deadlineExpired } }
+    var deadlineExpired: Bool { taskAttached && withState { $0.deadlineExpired } }
 
     /// Links the running task, so that a departing client or a deadline cancels it. Call from
     /// that task before it may suspend or leave the loop thread; a second call does nothing.
@@ -90,7 +107,7 @@ final class PendingRequest: @unchecked Sendable {
             guard let task else { return }
             taskAttached = true
             let handle = TaskHandle(task: task)
-            let cancelNow = state.withLock { state in
+            let cancelNow = withState { state in
                 state.task = handle
                 return state.clientLeft
             }
@@ -107,12 +124,12 @@ final class PendingRequest: @unchecked Sendable {
     func detachTask() {
         guard taskAttached else { return }
         taskAttached = false
-        state.withLock { $0.task = nil }
+        withState { $0.task = nil }
     }
 
     /// The client left: cancel the linked task, if any. Loop thread.
     func markClientLeft() {
-        let writer = state.withLock { state in
+        let writer = withState { state in
             state.clientLeft = true
             // Cancelled under the lock: the task cannot detach and end meanwhile.
             state.task?.task.cancel()
@@ -127,7 +144,7 @@ final class PendingRequest: @unchecked Sendable {
     /// queue timer, which then covers every gate the request waits at; nil waits without
     /// one (a request that is never shed). Loop thread.
     func beginWaiting(at gate: Gate, id: UInt64, queueTimeout: Duration?) {
-        state.withLock { state in
+        withState { state in
             state.waiting = (gate, id)
             if let queueTimeout, !state.queueTimerArmed && state.phase == .unanswered {
                 state.queueTimerArmed = true
@@ -137,7 +154,7 @@ final class PendingRequest: @unchecked Sendable {
     }
 
     func endWaiting() {
-        state.withLock { $0.waiting = nil }
+        withState { $0.waiting = nil }
     }
 
     /// Starts the handler's deadline, `timeout` from `startedAt`. Loop thread, from the request's task.
@@ -154,14 +171,14 @@ final class PendingRequest: @unchecked Sendable {
     }
 
     private func armDeadline(_ remaining: Duration) {
-        state.withLock { state in
+        withState { state in
             if state.phase == .unanswered { sluice_io_request_set_timer(raw, max(1, remaining.milliseconds)) }
         }
     }
 
     /// Decides what an expired timer means, and cancels the task on a deadline. Loop thread.
     func timerExpired() -> TimerExpiry {
-        let (expiry, writer) = state.withLock { state -> (TimerExpiry, ResponseWriter?) in
+        let (expiry, writer) = withState { state -> (TimerExpiry, ResponseWriter?) in
             switch state.phase {
             case .answered:
                 return (.none, nil)
@@ -188,7 +205,7 @@ final class PendingRequest: @unchecked Sendable {
 
     /// The shim's handle, exactly once; nil if the request was answered (or its answer started) already.
     func takeRaw() -> OpaquePointer? {
-        state.withLock { state in
+        withState { state in
             if state.phase != .unanswered { return nil }
             state.phase = .answered
             return raw
@@ -199,14 +216,14 @@ final class PendingRequest: @unchecked Sendable {
 
     /// Grants the connection credit for `bytes` more of a streamed body. Any thread.
     func grantBody(_ bytes: Int) {
-        state.withLock { state in
+        withState { state in
             if state.phase != .answered { _ = sluice_io_request_read_body(raw, bytes) }
         }
     }
 
     /// Sends the head of a streamed answer; false if the request is answered already or its client left.
     func startStream(status: Int, head: [UInt8], contentLength: Int?, flags: Int32, writer: ResponseWriter) -> Bool {
-        state.withLock { state in
+        withState { state in
             guard state.phase == .unanswered, !state.clientLeft else { return false }
             let rc = head.withUnsafeBufferPointer { head in
                 head.withMemoryRebound(to: CChar.self) { head in
@@ -223,7 +240,7 @@ final class PendingRequest: @unchecked Sendable {
 
     /// Queues body bytes of the streamed answer; false once it is ended or aborted.
     func writeStream(_ bytes: [UInt8]) -> Bool {
-        state.withLock { state in
+        withState { state in
             guard state.phase == .streaming, !state.clientLeft else { return false }
             return bytes.withUnsafeBytes { sluice_io_response_write(raw, $0.baseAddress, $0.count) } == 0
         }
@@ -231,7 +248,7 @@ final class PendingRequest: @unchecked Sendable {
 
     /// Ends the streamed answer: trailers after a chunked body, or a close when `abort`.
     func endStream(trailers: [UInt8], abort: Bool) {
-        let writer = state.withLock { state -> ResponseWriter? in
+        let writer = withState { state -> ResponseWriter? in
             guard state.phase == .streaming else {
                 state.writer = nil
                 return nil
@@ -255,6 +272,6 @@ final class PendingRequest: @unchecked Sendable {
 
     /// Payload of the streamed answer reached the socket. Loop thread.
     func streamWritten(_ bytes: Int) {
-        state.withLock { $0.writer }?.written(bytes)
+        withState { $0.writer }?.written(bytes)
     }
 }

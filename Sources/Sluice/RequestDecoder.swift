@@ -14,7 +14,7 @@ enum RequestDecoder {
         var clientID: String?
         for i in 0..<view.num_fields {
             let field = view.fields[i]
-            let name = string(field.name, field.name_len)
+            let name = fieldName(field.name, field.name_len)
             let value = bytes(field.value, field.value_len)
             if clientID == nil, name.equalsIgnoringASCIICase("x-request-id"), RequestID.isAcceptable(value) {
                 clientID = String(decoding: value, as: UTF8.self)
@@ -49,6 +49,22 @@ enum RequestDecoder {
         case 4 where equals(name, "HEAD"): return HTTPMethod(rawValue: "HEAD")
         case 6 where equals(name, "DELETE"): return HTTPMethod(rawValue: "DELETE")
         default: return HTTPMethod(rawValue: String(decoding: name, as: UTF8.self))
+        }
+    }
+
+    /// A field's name as sent; a common one spelled the usual way is a literal, as methods are.
+    private static func fieldName(_ pointer: UnsafePointer<CChar>?, _ count: Int) -> String {
+        let name = bytes(pointer, count)
+        switch count {
+        case 4 where equals(name, "Host"): return "Host"
+        case 6 where equals(name, "Accept"): return "Accept"
+        case 10 where equals(name, "User-Agent"): return "User-Agent"
+        case 10 where equals(name, "Connection"): return "Connection"
+        case 12 where equals(name, "Content-Type"): return "Content-Type"
+        case 14 where equals(name, "Content-Length"): return "Content-Length"
+        case 15 where equals(name, "Accept-Encoding"): return "Accept-Encoding"
+        case 15 where equals(name, "Accept-Language"): return "Accept-Language"
+        default: return String(decoding: name, as: UTF8.self)
         }
     }
 
