@@ -64,6 +64,9 @@ final class PendingRequest: @unchecked Sendable {
     /// Only under `lock` (through `withState`).
     private var state = State()
 
+    /// Inlined, so that the optimizer sees each body and drops the dynamic exclusivity check
+    /// on `state` (a runtime call per use otherwise).
+    @inline(__always)
     private func withState<T>(_ body: (inout State) -> T) -> T {
         lock.lock()
         defer { lock.unlock() }
