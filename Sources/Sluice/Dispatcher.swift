@@ -58,18 +58,19 @@ final class Dispatcher: StatsSource {
     /// Copies a request out of the shim's buffers, routes it, and queues it for a task.
     func accept(loopIndex: Int, raw: OpaquePointer, view: sluice_io_request_view) {
         let bodyStream = view.body_streamed != 0 ? RequestBodyStream(window: bodyWindowBytes) : nil
-        let request = RequestDecoder.decode(view, bodyStream: bodyStream)
+        let method = RequestDecoder.method(view)
+        let path = RequestDecoder.path(view)
         // A request with a body was routed when its head arrived (planBody).
         let match = view.plan.map { .found(Unmanaged<Route>.fromOpaque($0).takeUnretainedValue(), [:]) }
-            ?? router.match(method: request.method, path: request.path)
+            ?? router.match(method: method, path: path)
         guard case .found(let route, let parameters) = match else {
-            refuseUnrouted(match, consume request, loopIndex: loopIndex, raw: raw)
+            refuseUnrouted(match, view: view, method: method, path: path, bodyStream: bodyStream, loopIndex: loopIndex, raw: raw)
             return
         }
-        let priority = priorityClassifier?(request) ?? route.options.priority ?? .normal
-        // Consumed, not copied.
-        let pending = PendingRequest(raw: raw, request: consume request, route: route, parameters: parameters,
-                                     loopIndex: loopIndex, priority: priority)
+        let pending = PendingRequest(raw: raw, view: view, method: method, path: path, bodyStream: bodyStream, route: route,
+                                     parameters: parameters, loopIndex: loopIndex) {
+            self.priorityClassifier?($0) ?? route.options.priority ?? .normal
+        }
         sluice_io_request_set_context(raw, Unmanaged.passRetained(pending).toOpaque())
         bodyStream?.connect { [weak pending] credit in pending?.grantBody(credit) }
         if !queues[loopIndex].push(pending) {
@@ -80,7 +81,10 @@ final class Dispatcher: StatsSource {
     /// Answers a request no route takes: 404, 405, 501, or the server's `OPTIONS` (for `*` or
     /// a path that routes other methods).
     @inline(never)
-    private func refuseUnrouted(_ match: Router.Match, _ request: Request, loopIndex: Int, raw: OpaquePointer) {
+    private func refuseUnrouted(_ match: Router.Match, view: sluice_io_request_view, method: HTTPMethod, path: String,
+                                bodyStream: RequestBodyStream?, loopIndex: Int, raw: OpaquePointer) {
+        let request = PendingRequest(raw: raw, view: view, method: method, path: path, bodyStream: bodyStream, route: nil,
+                                     parameters: [:], loopIndex: loopIndex) { _ in .normal }
         let refusal: Response
         switch match {
         case .found:
@@ -98,10 +102,8 @@ final class Dispatcher: StatsSource {
         case .serverOptions(let methods):
             refusal = Self.options(allowing: methods)
         }
-        let pending = PendingRequest(raw: raw, request: request, route: nil, parameters: [:], loopIndex: loopIndex,
-                                     priority: .normal)
-        sluice_io_request_set_context(raw, Unmanaged.passRetained(pending).toOpaque())
-        respond(pending, refusal)
+        sluice_io_request_set_context(raw, Unmanaged.passRetained(request).toOpaque())
+        respond(request, refusal)
     }
 
     /// The server's answer to `OPTIONS`: 204 with `Allow`.
@@ -123,8 +125,8 @@ final class Dispatcher: StatsSource {
     /// the route itself when it has no parameters (handed back in the request's view, so that
     /// `accept` does not route the request again). Loop thread.
     func planBody(_ view: sluice_io_request_view) -> (limit: Int, streams: Bool, route: Route?) {
-        let method = RequestDecoder.method(view.method, view.method_len)
-        let path = RequestDecoder.string(view.path, view.path_len)
+        let method = RequestDecoder.method(view)
+        let path = RequestDecoder.path(view)
         guard case .found(let route, let parameters) = router.match(method: method, path: path) else {
             // A client waiting for 100 (Continue) is refused at once rather than invited to
             // send a body that no route takes; its connection then closes (the body's bytes

@@ -3,17 +3,20 @@ import Synchronization
 
 /// A request between its arrival on a loop and its answer: the shim's handle, the parsed
 /// request, its route, and what links it to its task, its gate queue and its timer.
-final class PendingRequest: @unchecked Sendable {
+final class PendingRequest: Request, @unchecked Sendable {
     // @unchecked: `raw` is a C handle used only under `lock` until the request is
     // answered (its answer handed to the shim once, whole or streamed); `taskAttached` and
     // `unarmedDeadline` are the request task's own; every other stored property is immutable
     // or behind the lock.
     private let raw: OpaquePointer
-    let request: Request
     let route: Route?
     let parameters: [String: String]
     let loopIndex: Int
-    let priority: RequestPriority
+    /// Set once, by `init`, before the request is published to any other thread.
+    private(set) var priority = RequestPriority.normal
+
+    /// The request handlers see: this record itself.
+    var request: Request { self }
 
     /// A running task's handle, stored only while that task is alive.
     ///
@@ -73,14 +76,21 @@ final class PendingRequest: @unchecked Sendable {
         return body(&state)
     }
 
-    init(raw: OpaquePointer, request: Request, route: Route?, parameters: [String: String], loopIndex: Int,
-         priority: RequestPriority) {
+    /// Copies the request out of the shim's `view`, whose method and path were decoded
+    /// already (to route it); each part is made once and moved into place.
+    /// - Parameter classify: Picks the request's priority, from the request itself.
+    init(raw: OpaquePointer, view: sluice_io_request_view, method: HTTPMethod, path: String, bodyStream: RequestBodyStream?,
+         route: Route?, parameters: [String: String], loopIndex: Int, classify: (Request) -> RequestPriority) {
         self.raw = raw
-        self.priority = priority
-        self.request = request
         self.route = route
         self.parameters = parameters
         self.loopIndex = loopIndex
+        var clientID: String?
+        let headers = RequestDecoder.headers(view, clientID: &clientID)
+        super.init(method: method, target: RequestDecoder.target(view, path: path), path: path,
+                   query: RequestDecoder.query(view), headers: headers, body: RequestDecoder.body(view),
+                   id: clientID ?? RequestID.make(), httpMinorVersion: Int(view.version_minor), bodyStream: bodyStream)
+        priority = classify(self)
     }
 
     /// Whether the request's task is linked in `state`, and the deadline that waits for it to

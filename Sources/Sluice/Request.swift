@@ -3,7 +3,13 @@
 /// Immutable, so a class behaves as a value would: handing it to a handler, a middleware or
 /// a task passes one reference, where a struct of its eight fields would be copied field by
 /// field (a retain and a release each) and widen every async frame that holds it.
-public final class Request: Sendable {
+///
+/// Not `final`, but not `open` either: the engine's record of a request in flight is a
+/// subclass, so that the request and that record are one allocation, not two.
+public class Request: @unchecked Sendable {
+    // @unchecked: a class that is not final cannot be checked. Every stored property here
+    // is an immutable `let` of a Sendable type, and the only subclass (PendingRequest, in
+    // this module) guards its own mutable state with a lock.
     public let method: HTTPMethod
     /// The request-target exactly as sent.
     public let target: String
@@ -37,7 +43,7 @@ public final class Request: Sendable {
     }
 
     /// The first value of the query parameter `name`, percent-decoded ('+' as space); nil if absent.
-    public func queryParameter(_ name: String) -> String? {
+    public final func queryParameter(_ name: String) -> String? {
         guard let query else { return nil }
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -49,7 +55,7 @@ public final class Request: Sendable {
     }
 
     /// The body as UTF-8 text (invalid sequences replaced).
-    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+    public final var bodyText: String { String(decoding: body, as: UTF8.self) }
 }
 
 enum PercentDecoding {

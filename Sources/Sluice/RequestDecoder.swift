@@ -3,15 +3,16 @@ import CSluiceIO
 import Glibc
 #endif
 
-/// Copies a request out of the shim's read buffer, which is reused once the callback returns.
+/// Copies a request's parts out of the shim's read buffer, which is reused once the callback
+/// returns.
 ///
-/// Every request passes here, so it makes as few strings as it can: a common method's is a
-/// literal, and a target without a query is the path's own string.
+/// Every request passes here, so it makes as few strings as it can: a common method's or
+/// field name's is a literal, and a target without a query is the path's own string.
 enum RequestDecoder {
-    static func decode(_ view: sluice_io_request_view, bodyStream: RequestBodyStream? = nil) -> Request {
+    /// The request's field lines, and the client's `X-Request-ID` if it may be echoed.
+    static func headers(_ view: sluice_io_request_view, clientID: inout String?) -> HTTPHeaders {
         var headers: [HTTPHeaders.Element] = []
         headers.reserveCapacity(view.num_fields)
-        var clientID: String?
         for i in 0..<view.num_fields {
             let field = view.fields[i]
             let name = fieldName(field.name, field.name_len)
@@ -21,21 +22,30 @@ enum RequestDecoder {
             }
             headers.append((name: name, value: String(decoding: value, as: UTF8.self)))
         }
-        let body = view.body_len > 0 ? Array(UnsafeBufferPointer(start: view.body, count: view.body_len)) : []
-        let path = string(view.path, view.path_len)
-        // Origin-form without a query: the target is the path, byte for byte.
-        let targetIsPath = view.target == view.path && view.target_len == view.path_len
-        return Request(
-            method: method(view.method, view.method_len),
-            target: targetIsPath ? path : string(view.target, view.target_len),
-            path: path,
-            query: view.query.map { string($0, view.query_len) },
-            headers: HTTPHeaders(headers),
-            body: body,
-            id: clientID ?? RequestID.make(),
-            httpMinorVersion: Int(view.version_minor),
-            bodyStream: bodyStream
-        )
+        return HTTPHeaders(headers)
+    }
+
+    static func path(_ view: sluice_io_request_view) -> String {
+        string(view.path, view.path_len)
+    }
+
+    /// The request-target; `path` itself when the target is exactly the path (origin-form
+    /// without a query), so that no second string is made.
+    static func target(_ view: sluice_io_request_view, path: String) -> String {
+        view.target == view.path && view.target_len == view.path_len ? path : string(view.target, view.target_len)
+    }
+
+    static func query(_ view: sluice_io_request_view) -> String? {
+        view.query.map { string($0, view.query_len) }
+    }
+
+    /// The body when it came whole with the head; empty otherwise.
+    static func body(_ view: sluice_io_request_view) -> [UInt8] {
+        view.body_len > 0 ? Array(UnsafeBufferPointer(start: view.body, count: view.body_len)) : []
+    }
+
+    static func method(_ view: sluice_io_request_view) -> HTTPMethod {
+        method(view.method, view.method_len)
     }
 
     /// The request's method; a common one's string is a literal (inline, nothing to build or
