@@ -59,18 +59,22 @@ final class Dispatcher: StatsSource {
     func accept(loopIndex: Int, raw: OpaquePointer, view: sluice_io_request_view) {
         let bodyStream = view.body_streamed != 0 ? RequestBodyStream(window: bodyWindowBytes) : nil
         let method = RequestDecoder.method(view)
-        let path = RequestDecoder.path(view)
-        // A request with a body was routed when its head arrived (planBody).
-        let match = view.plan.map { .found(Unmanaged<Route>.fromOpaque($0).takeUnretainedValue(), [:]) }
-            ?? router.match(method: method, path: path)
+        let match: Router.Match
+        let path: String
+        if let plan = view.plan {
+            // A request with a body was routed when its head arrived (planBody).
+            match = .found(Unmanaged<Route>.fromOpaque(plan).takeUnretainedValue(), [:])
+            path = RequestDecoder.path(view)
+        } else {
+            (match, path) = router.match(method: method, pathBytes: RequestDecoder.pathBytes(view))
+        }
         guard case .found(let route, let parameters) = match else {
             refuseUnrouted(match, view: view, method: method, path: path, bodyStream: bodyStream, loopIndex: loopIndex, raw: raw)
             return
         }
         let pending = PendingRequest(raw: raw, view: view, method: method, path: path, bodyStream: bodyStream, route: route,
-                                     parameters: parameters, loopIndex: loopIndex) {
-            self.priorityClassifier?($0) ?? route.options.priority ?? .normal
-        }
+                                     parameters: parameters, loopIndex: loopIndex)
+        pending.priority = priorityClassifier?(pending) ?? route.options.priority ?? .normal
         sluice_io_request_set_context(raw, Unmanaged.passRetained(pending).toOpaque())
         bodyStream?.connect { [weak pending] credit in pending?.grantBody(credit) }
         if !queues[loopIndex].push(pending) {
@@ -84,7 +88,7 @@ final class Dispatcher: StatsSource {
     private func refuseUnrouted(_ match: Router.Match, view: sluice_io_request_view, method: HTTPMethod, path: String,
                                 bodyStream: RequestBodyStream?, loopIndex: Int, raw: OpaquePointer) {
         let request = PendingRequest(raw: raw, view: view, method: method, path: path, bodyStream: bodyStream, route: nil,
-                                     parameters: [:], loopIndex: loopIndex) { _ in .normal }
+                                     parameters: [:], loopIndex: loopIndex)
         let refusal: Response
         switch match {
         case .found:
@@ -126,8 +130,7 @@ final class Dispatcher: StatsSource {
     /// `accept` does not route the request again). Loop thread.
     func planBody(_ view: sluice_io_request_view) -> (limit: Int, streams: Bool, route: Route?) {
         let method = RequestDecoder.method(view)
-        let path = RequestDecoder.path(view)
-        guard case .found(let route, let parameters) = router.match(method: method, path: path) else {
+        guard case .found(let route, let parameters) = router.match(method: method, pathBytes: RequestDecoder.pathBytes(view)).match else {
             // A client waiting for 100 (Continue) is refused at once rather than invited to
             // send a body that no route takes; its connection then closes (the body's bytes
             // may still come).

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The routes of parameterless paths, found by the request path's bytes.
 ///
 /// Every request is routed, and most by a literal path: a `Dictionary` keyed by the path
@@ -21,16 +25,21 @@ struct LiteralRoutes: Sendable {
 
     /// The routes registered for `path`; nil when no route has that literal path.
     func routes(for path: String) -> [Route]? {
+        path.withUTF8Bytes { entry(for: $0)?.routes }
+    }
+
+    /// The entry of the path whose UTF-8 bytes are `bytes`; nil when no route has that
+    /// literal path. A request's path is looked up by its bytes, before any string is made
+    /// of them: when it is found, the entry's string serves as the request's path.
+    func entry(for bytes: UnsafeBufferPointer<UInt8>) -> Entry? {
         guard !slots.isEmpty else { return nil }
-        return path.withUTF8Bytes { bytes in
-            let mask = slots.count - 1
-            var slot = Self.hash(bytes) & mask
-            while true {
-                let index = Int(slots[slot])
-                if index == 0 { return nil }
-                if entries[index - 1].path == path { return entries[index - 1].routes }
-                slot = (slot + 1) & mask
-            }
+        let mask = slots.count - 1
+        var slot = Self.hash(bytes) & mask
+        while true {
+            let index = Int(slots[slot])
+            if index == 0 { return nil }
+            if entries[index - 1].path.withUTF8Bytes({ Self.equal($0, bytes) }) { return entries[index - 1] }
+            slot = (slot + 1) & mask
         }
     }
 
@@ -81,6 +90,12 @@ struct LiteralRoutes: Sendable {
         var slot = entries[index].path.withUTF8Bytes { Self.hash($0) } & mask
         while slots[slot] != 0 { slot = (slot + 1) & mask }
         slots[slot] = Int32(index + 1)
+    }
+
+    private static func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        guard let x = a.baseAddress, let y = b.baseAddress else { return true }
+        return memcmp(x, y, a.count) == 0
     }
 
     /// FNV-1a, 64-bit. Not keyed: the table holds only the server's own paths, so a client

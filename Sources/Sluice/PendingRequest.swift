@@ -12,8 +12,9 @@ final class PendingRequest: Request, @unchecked Sendable {
     let route: Route?
     let parameters: [String: String]
     let loopIndex: Int
-    /// Set once, by `init`, before the request is published to any other thread.
-    private(set) var priority = RequestPriority.normal
+    /// Set once, where the request is accepted, before it is published to any other thread
+    /// (a priority classifier reads the request itself).
+    var priority = RequestPriority.normal
 
     /// The request handlers see: this record itself.
     var request: Request { self }
@@ -78,9 +79,8 @@ final class PendingRequest: Request, @unchecked Sendable {
 
     /// Copies the request out of the shim's `view`, whose method and path were decoded
     /// already (to route it); each part is made once and moved into place.
-    /// - Parameter classify: Picks the request's priority, from the request itself.
     init(raw: OpaquePointer, view: sluice_io_request_view, method: HTTPMethod, path: String, bodyStream: RequestBodyStream?,
-         route: Route?, parameters: [String: String], loopIndex: Int, classify: (Request) -> RequestPriority) {
+         route: Route?, parameters: [String: String], loopIndex: Int) {
         self.raw = raw
         self.route = route
         self.parameters = parameters
@@ -90,7 +90,6 @@ final class PendingRequest: Request, @unchecked Sendable {
         super.init(method: method, target: RequestDecoder.target(view, path: path), path: path,
                    query: RequestDecoder.query(view), headers: headers, body: RequestDecoder.body(view),
                    id: clientID ?? RequestID.make(), httpMinorVersion: Int(view.version_minor), bodyStream: bodyStream)
-        priority = classify(self)
     }
 
     /// Whether the request's task is linked in `state`, and the deadline that waits for it to

@@ -29,6 +29,10 @@ enum RequestDecoder {
         string(view.path, view.path_len)
     }
 
+    static func pathBytes(_ view: sluice_io_request_view) -> UnsafeBufferPointer<UInt8> {
+        bytes(view.path, view.path_len)
+    }
+
     /// The request-target; `path` itself when the target is exactly the path (origin-form
     /// without a query), so that no second string is made.
     static func target(_ view: sluice_io_request_view, path: String) -> String {

@@ -278,6 +278,20 @@ public struct Router: Sendable {
         Set(literalRoutes.entries.flatMap { $0.routes.map(\.method) } + patternRoutes.map(\.method))
     }
 
+    /// Routes a request by its path's bytes. A literal path with a route for `method` (or
+    /// GET's, for HEAD) is found without making a string of them: the registered path's
+    /// string is handed back as the request's path. Otherwise the path's string is made and
+    /// routed as `match(method:path:)` does.
+    func match(method: HTTPMethod, pathBytes: UnsafeBufferPointer<UInt8>) -> (match: Match, path: String) {
+        if let entry = literalRoutes.entry(for: pathBytes),
+           let route = entry.routes.first(where: { $0.method == method })
+            ?? (method == .head ? entry.routes.first { $0.method == .get } : nil) {
+            return (.found(route, [:]), entry.path)
+        }
+        let path = String(decoding: pathBytes, as: UTF8.self)
+        return (match(method: method, path: path), path)
+    }
+
     func match(method: HTTPMethod, path: String) -> Match {
         if path == "*" && method == .options { return .serverOptions(Array(methods)) }
         let match = matchRoute(method: method, path: path)

@@ -61,6 +61,74 @@ struct RouterTests {
         if case .found = router().match(method: .head, path: "/users/1") {} else { Issue.record("pattern HEAD") }
     }
 
+    /// Routes `path` by its bytes, as the engine does.
+    private func match(_ router: Router, _ method: HTTPMethod, _ path: String) -> (match: Router.Match, path: String) {
+        var bytes = Array(path.utf8)
+        return bytes.withUnsafeMutableBufferPointer { router.match(method: method, pathBytes: UnsafeBufferPointer($0)) }
+    }
+
+    @Test("routing by the path's bytes finds what routing by its string finds, and hands back the path")
+    func matchesBytes() {
+        let router = router()
+        for (method, path) in [(HTTPMethod.get, "/hello"), (.post, "/hello"), (.head, "/hello"), (.get, "/users/a%20b"),
+                               (.get, "/users/7/files/a/b"), (.put, "/users/1"), (.get, "/nope"), (.put, "/hello"),
+                               (HTTPMethod(rawValue: "BREW"), "/hello"), (.get, "/héllo"), (.get, "")] {
+            let (byBytes, decoded) = match(router, method, path)
+            #expect(decoded == path)
+            #expect(describe(byBytes) == describe(router.match(method: method, path: path)), "\(method) \(path)")
+        }
+        guard case .found(let route, _) = match(router, .post, "/hello").match else {
+            Issue.record("no match for POST /hello")
+            return
+        }
+        #expect(route.method == .post)
+    }
+
+    @Test("literal paths stay found among many, with a later route replacing one of the same method and path")
+    func manyLiteralRoutes() {
+        var router = Router()
+        for i in 0..<300 {
+            router.get("/r\(i)") { _, _ in .text("get \(i)") }
+            if i % 3 == 0 { router.post("/r\(i)") { _, _ in .text("post \(i)") } }
+        }
+        router.group("/r7") { group in group.get("/") { _, _ in .text("replaced") } }
+        for i in 0..<300 {
+            guard case .found(let route, _) = match(router, .get, "/r\(i)").match else {
+                Issue.record("/r\(i) not found")
+                continue
+            }
+            #expect(route.pattern.description == "/r\(i)")
+            if case .found = match(router, .post, "/r\(i)").match {
+                #expect(i % 3 == 0)
+            } else {
+                #expect(i % 3 != 0)
+            }
+        }
+        if case .notFound = match(router, .get, "/r300").match {} else { Issue.record("/r300 should not be found") }
+        #expect(Set(router.methods) == [.get, .post])
+        let request = Request(method: .get, target: "/r7", path: "/r7", query: nil, headers: [:], body: [], id: "t")
+        guard case .found(let replaced, _) = match(router, .get, "/r7").match else {
+            Issue.record("/r7 not found")
+            return
+        }
+        let context = RequestContext(requestID: "t", parameters: [:], shared: SharedState(), gateOccupancyOnEntry: nil, statsSource: nil)
+        if case .answered(let response)? = try? replaced.immediate?(request, context) {
+            #expect(String(decoding: response.body, as: UTF8.self) == "replaced")
+        } else {
+            Issue.record("/r7's route does not answer at once")
+        }
+    }
+
+    private func describe(_ match: Router.Match) -> String {
+        switch match {
+        case .found(let route, let parameters): "found \(route.method) \(route.pattern) \(parameters.sorted { $0.key < $1.key })"
+        case .methodNotAllowed(let allowed): "405 \(Set(allowed.map(\.rawValue)).sorted())"
+        case .notFound: "404"
+        case .notImplemented: "501"
+        case .serverOptions(let methods): "options \(Set(methods.map(\.rawValue)).sorted())"
+        }
+    }
+
     @Test("a handler with no await registers as synchronous (no async call per request), unless middleware wraps it")
     func synchronousHandlers() async throws {
         var router = Router()
