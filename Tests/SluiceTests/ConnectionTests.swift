@@ -250,6 +250,40 @@ struct ConnectionTests {
         }
     }
 
+    @Test("a handler, what it awaits, middleware and a request that waited at a gate all run on the request's loop")
+    func asyncWorkStaysOnTheLoop() async throws {
+        let gate = Gate(name: "one", limit: 1)
+        try await withServer(configure: { $0.ioThreads = 2 }, routes: { router in
+            router.get("/awaits") { _, _ in
+                let before = LoopThread.isCurrent
+                let inside = await whereNonisolatedAsyncCodeRuns()
+                try await Task.sleep(for: .milliseconds(1))
+                return .text("\(before) \(inside) \(LoopThread.isCurrent)")
+            }
+            router.group("/wrapped") { group in
+                group.use(ReportingMiddleware())
+                group.get("/") { _, _ in .text("\(LoopThread.isCurrent)") }
+            }
+            router.get("/gated", options: RouteOptions(gate: gate)) { _, _ in
+                try await Task.sleep(for: .milliseconds(20))
+                return .text("\(LoopThread.isCurrent) \(await whereNonisolatedAsyncCodeRuns())")
+            }
+        }) { port in
+            try await blocking {
+                let client = try TestClient(port: port)
+                #expect(try client.request("GET", "/awaits").text == "true true true")
+                #expect(try client.request("GET", "/wrapped").text == "true true")
+            }
+            // Three at once through a gate of one: two of them wait, then run.
+            try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<3 {
+                    group.addTask { try await blocking { try TestClient(port: port).request("GET", "/gated").text } }
+                }
+                for try await answer in group { #expect(answer == "true true") }
+            }
+        }
+    }
+
     @Test("an answer given inline that closes the connection, with more bytes pipelined behind it")
     func inlineCloseWithPipelinedBytes() async throws {
         // Found by the connection fuzzer: a 404 is answered inside the shim's callback; with
@@ -270,6 +304,22 @@ struct ConnectionTests {
 }
 
 @Sendable
+/// Plain `async` (so `@concurrent`): where it runs says where the request's nonisolated async
+/// calls run.
+private func whereNonisolatedAsyncCodeRuns() async -> Bool {
+    await Task.yield()
+    return LoopThread.isCurrent
+}
+
+private struct ReportingMiddleware: Middleware {
+    func handle(_ request: Request, context: RequestContext, next: Handler) async throws -> Response {
+        let here = LoopThread.isCurrent
+        var response = try await next(request, context)
+        response.body = Array("\(here) ".utf8) + response.body
+        return response
+    }
+}
+
 private func namedHandler(_ request: Request, _ context: RequestContext) async throws -> Response {
     .text("named")
 }
