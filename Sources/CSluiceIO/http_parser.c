@@ -26,17 +26,6 @@ typedef struct cursor {
     const sluice_http_limits *limits;
 } cursor;
 
-/*
- * The position of the first byte at or after pos that is not in cls (or len). The loop works
- * on locals, not through the cursor's pointer: the compiler then keeps it in registers.
- */
-static inline size_t scan(const cursor *c, size_t pos, int cls) {
-    const unsigned char *b = (const unsigned char *)c->buf;
-    size_t len = c->len;
-    while (pos < len && sluice__is(b[pos], cls)) pos++;
-    return pos;
-}
-
 /* What to answer when the bytes run out: incomplete, unless a limit is already exceeded. */
 static int out_of_bytes(const cursor *c, int in_request_line) {
     if (in_request_line) {
@@ -60,7 +49,7 @@ static int expect_crlf(cursor *c, int in_request_line) {
 
 static int parse_method(cursor *c, sluice_http_request *req) {
     size_t start = c->pos;
-    c->pos = scan(c, c->pos, SLUICE_CH_TCHAR);
+    while (c->pos < c->len && sluice__is((unsigned char)c->buf[c->pos], SLUICE_CH_TCHAR)) c->pos++;
     if (c->pos >= c->len) return out_of_bytes(c, 1);
     if (c->pos == start || c->buf[c->pos] != ' ') {
         unsigned char b = (unsigned char)c->buf[c->pos];
@@ -123,7 +112,7 @@ static int classify_target(sluice_http_request *req) {
 
 static int parse_target(cursor *c, sluice_http_request *req) {
     size_t start = c->pos;
-    c->pos = scan(c, c->pos, SLUICE_CH_TARGET);
+    while (c->pos < c->len && sluice__is((unsigned char)c->buf[c->pos], SLUICE_CH_TARGET)) c->pos++;
     if (c->pos >= c->len) return out_of_bytes(c, 1);
     if (c->buf[c->pos] != ' ' || c->pos == start) return SLUICE_HTTP_ERR_BAD_TARGET;
     req->target = c->buf + start;
@@ -163,7 +152,7 @@ static int parse_field_line(cursor *c, sluice_http_request *req) {
     size_t name_start = c->pos;
     unsigned char first = (unsigned char)c->buf[c->pos];
     if (first == ' ' || first == '\t') return SLUICE_HTTP_ERR_OBS_FOLD;
-    c->pos = scan(c, c->pos, SLUICE_CH_TCHAR);
+    while (c->pos < c->len && sluice__is((unsigned char)c->buf[c->pos], SLUICE_CH_TCHAR)) c->pos++;
     if (c->pos >= c->len) return out_of_bytes(c, 0);
     char at = c->buf[c->pos];
     if (at != ':') {
@@ -174,7 +163,7 @@ static int parse_field_line(cursor *c, sluice_http_request *req) {
     size_t name_end = c->pos++;
     while (c->pos < c->len && (c->buf[c->pos] == ' ' || c->buf[c->pos] == '\t')) c->pos++;
     size_t value_start = c->pos;
-    c->pos = scan(c, c->pos, SLUICE_CH_FVALUE);
+    while (c->pos < c->len && sluice__is((unsigned char)c->buf[c->pos], SLUICE_CH_FVALUE)) c->pos++;
     size_t value_end = c->pos;
     int crlf = expect_crlf(c, 0);
     if (crlf < 0) return crlf;
