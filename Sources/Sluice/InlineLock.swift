@@ -9,8 +9,9 @@ import Glibc
 /// few times per request and almost never contended. A pthread mutex must not move, so it
 /// needed a buffer of its own: an allocation, an initialization and a free per request.
 /// This lock is one atomic word; a thread that finds it held yields the CPU and tries again,
-/// as nginx's shared-memory mutex does. That suits only critical sections of a few dozen
-/// instructions that never wait: every user must keep to that.
+/// as nginx's shared-memory mutex does. That suits only short critical sections that never
+/// block or suspend (they may take another short lock, as cancelling a task takes its
+/// handlers' locks): every user must keep to that.
 ///
 /// ThreadSanitizer sees the acquiring exchange and the releasing store, so the state it
 /// guards is checked like any other.
