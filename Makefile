@@ -152,11 +152,13 @@ bench-peers: build c-build-plain ## Sluice three ways against nginx, node, Hummi
 	python3 Benchmarks/peers.py --swift-demo $(abspath $(DEMO)) --c-demo $(abspath $(PLAIN_CBUILD)/sluice-c-demo) \
 		--hummingbird $(abspath $(HUMMINGBIRD)) --venv $(abspath $(PEERS_VENV))
 
-bench-shared: build c-build-plain ## CPU per request on one shared core, at once: Swift demo vs nginx, node and the C demo
+bench-shared: build c-build-plain ## CPU per request on one shared core, at once: Swift demo vs nginx, node, Hummingbird and the C demo
 	@scripts/ensure-deps.sh bench
 	@command -v nginx >/dev/null || (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light)
+	$(SWIFT) build $(RELEASE) --package-path Benchmarks/hello-hummingbird
 	python3 Benchmarks/shared_core.py $(abspath $(DEMO)) nginx
 	python3 Benchmarks/shared_core.py $(abspath $(DEMO)) node
+	python3 Benchmarks/shared_core.py $(abspath $(DEMO)) hummingbird
 	python3 Benchmarks/shared_core.py $(abspath $(DEMO)) $(abspath $(PLAIN_CBUILD)/sluice-c-demo)
 
 clean:

@@ -4,7 +4,8 @@
 Usage: shared_core.py SERVER_A SERVER_B [--path /hello] [--rounds 5] [--seconds 4]
 
 Each SERVER is a command that takes --port (a demo binary, or a wrapper script), or the
-word "nginx" (nginx-light with the benchmark's configuration) or "node" (its node http peer). Both servers are pinned
+word "nginx" (nginx-light with the benchmark's configuration), "node" (its node http peer) or
+"hummingbird" (bench-peers' Hummingbird 2 peer, built by `make bench-peers` or `make bench-shared`). Both servers are pinned
 to CPU 0 and loaded at once, each by its own `wrk -t1 -c64` on CPU 1, so the kernel's
 scheduler splits the core between them: the ratio of their requests/s is the inverse ratio
 of their cost per request, measured in the same instant. On this class of machine the
@@ -28,6 +29,7 @@ from peers import answers, tree_cpu_seconds, write_nginx_config
 
 PORTS = (18201, 18202)
 PEERS = Path(__file__).resolve().parent / "peers"
+HUMMINGBIRD = Path(__file__).resolve().parent / "hello-hummingbird" / ".build" / "release" / "HelloHummingbird"
 
 
 def start(server: str, port: int, scratch: Path) -> subprocess.Popen:
@@ -42,6 +44,12 @@ def start(server: str, port: int, scratch: Path) -> subprocess.Popen:
     elif server == "node":
         process = subprocess.Popen(["taskset", "-c", "0", "node", str(PEERS / "node-server.js"), str(port)],
                                    start_new_session=True)
+    elif server == "hummingbird":
+        if not HUMMINGBIRD.exists():
+            sys.exit(f"shared_core: no Hummingbird peer at {HUMMINGBIRD}: `make bench-shared` builds it")
+        # Its port is its one argument, as bench-peers starts it.
+        process = subprocess.Popen(["taskset", "-c", "0", str(HUMMINGBIRD), str(port)], start_new_session=True,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     else:
         process = subprocess.Popen(["taskset", "-c", "0", server, "--port", str(port)], start_new_session=True,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
