@@ -14,6 +14,11 @@ struct LiteralRoutes: Sendable {
     struct Entry: Sendable {
         let path: String
         var routes: [Route]
+
+        /// The route that answers `method` here: its own, or GET's for HEAD.
+        func route(answering method: HTTPMethod) -> Route? {
+            routes.first { $0.method == method } ?? (method == .head ? routes.first { $0.method == .get } : nil)
+        }
     }
 
     private(set) var entries: [Entry] = []
@@ -21,36 +26,26 @@ struct LiteralRoutes: Sendable {
     /// most half full, so a probe ends quickly at an empty slot.
     private var slots: [Int32] = []
 
-    var isEmpty: Bool { entries.isEmpty }
-
-    /// The routes registered for `path`; nil when no route has that literal path.
-    func routes(for path: String) -> [Route]? {
-        path.withUTF8Bytes { entry(for: $0)?.routes }
+    /// The entry of `path`; nil when no route has that literal path.
+    func entry(for path: String) -> Entry? {
+        path.withUTF8Bytes { entry(for: $0) }
     }
 
     /// The entry of the path whose UTF-8 bytes are `bytes`; nil when no route has that
     /// literal path. A request's path is looked up by its bytes, before any string is made
     /// of them: when it is found, the entry's string serves as the request's path.
     func entry(for bytes: UnsafeBufferPointer<UInt8>) -> Entry? {
-        guard !slots.isEmpty else { return nil }
-        let mask = slots.count - 1
-        var slot = Self.hash(bytes) & mask
-        while true {
-            let index = Int(slots[slot])
-            if index == 0 { return nil }
-            if entries[index - 1].path.withUTF8Bytes({ Self.equal($0, bytes) }) { return entries[index - 1] }
-            slot = (slot + 1) & mask
-        }
+        index(of: bytes).map { entries[$0] }
     }
 
-    /// The route for `method` at `path`; nil when there is none.
+    /// The route for `method` at `path` (exactly that method); nil when there is none.
     func route(_ method: HTTPMethod, at path: String) -> Route? {
-        routes(for: path)?.first { $0.method == method }
+        entry(for: path)?.routes.first { $0.method == method }
     }
 
     /// Adds `route` under its literal `path`, replacing one of the same method there.
     mutating func insert(_ route: Route, at path: String) {
-        if let index = index(of: path) {
+        if let index = path.withUTF8Bytes({ index(of: $0) }) {
             if let existing = entries[index].routes.firstIndex(where: { $0.method == route.method }) {
                 entries[index].routes[existing] = route
             } else {
@@ -66,13 +61,14 @@ struct LiteralRoutes: Sendable {
         }
     }
 
-    private func index(of path: String) -> Int? {
+    /// The index in `entries` of the path whose UTF-8 bytes are `bytes`, by probing from its hash.
+    private func index(of bytes: UnsafeBufferPointer<UInt8>) -> Int? {
         guard !slots.isEmpty else { return nil }
         let mask = slots.count - 1
-        var slot = path.withUTF8Bytes { Self.hash($0) } & mask
+        var slot = Self.hash(bytes) & mask
         while slots[slot] != 0 {
             let index = Int(slots[slot]) - 1
-            if entries[index].path == path { return index }
+            if entries[index].path.withUTF8Bytes({ Self.equal($0, bytes) }) { return index }
             slot = (slot + 1) & mask
         }
         return nil

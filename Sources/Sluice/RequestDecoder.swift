@@ -48,15 +48,11 @@ enum RequestDecoder {
         view.body_len > 0 ? Array(UnsafeBufferPointer(start: view.body, count: view.body_len)) : []
     }
 
-    static func method(_ view: sluice_io_request_view) -> HTTPMethod {
-        method(view.method, view.method_len)
-    }
-
     /// The request's method; a common one's string is a literal (inline, nothing to build or
     /// initialize lazily).
-    static func method(_ pointer: UnsafePointer<CChar>?, _ count: Int) -> HTTPMethod {
-        let name = bytes(pointer, count)
-        switch count {
+    static func method(_ view: sluice_io_request_view) -> HTTPMethod {
+        let name = bytes(view.method, view.method_len)
+        switch name.count {
         case 3 where equals(name, "GET"): return HTTPMethod(rawValue: "GET")
         case 3 where equals(name, "PUT"): return HTTPMethod(rawValue: "PUT")
         case 4 where equals(name, "POST"): return HTTPMethod(rawValue: "POST")

@@ -283,9 +283,7 @@ public struct Router: Sendable {
     /// string is handed back as the request's path. Otherwise the path's string is made and
     /// routed as `match(method:path:)` does.
     func match(method: HTTPMethod, pathBytes: UnsafeBufferPointer<UInt8>) -> (match: Match, path: String) {
-        if let entry = literalRoutes.entry(for: pathBytes),
-           let route = entry.routes.first(where: { $0.method == method })
-            ?? (method == .head ? entry.routes.first { $0.method == .get } : nil) {
+        if let entry = literalRoutes.entry(for: pathBytes), let route = entry.route(answering: method) {
             return (.found(route, [:]), entry.path)
         }
         let path = String(decoding: pathBytes, as: UTF8.self)
@@ -306,12 +304,9 @@ public struct Router: Sendable {
 
     private func matchRoute(method: HTTPMethod, path: String) -> Match {
         var allowed: [HTTPMethod] = []
-        if let routes = literalRoutes.routes(for: path) {
-            if let route = routes.first(where: { $0.method == method })
-                ?? (method == .head ? routes.first { $0.method == .get } : nil) {
-                return .found(route, [:])
-            }
-            allowed.append(contentsOf: routes.map(\.method))
+        if let entry = literalRoutes.entry(for: path) {
+            if let route = entry.route(answering: method) { return .found(route, [:]) }
+            allowed.append(contentsOf: entry.routes.map(\.method))
         }
         if patternRoutes.isEmpty { return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed) }
         let segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
