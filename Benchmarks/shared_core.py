@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Compares two servers' CPU cost per request on one shared core, at the same time.
 
-Usage: shared_core.py SERVER_A SERVER_B [--path /hello] [--rounds 5] [--seconds 4]
+Usage: shared_core.py SERVER_A SERVER_B [--path /hello] [--rounds 5] [--seconds 4] [--connections 64]
 
 Each SERVER is a command that takes --port (a demo binary, or a wrapper script), or the
 word "nginx" (nginx-light with the benchmark's configuration), "node" (its node http peer) or
 "hummingbird" (bench-peers' Hummingbird 2 peer, built by `make bench-peers` or `make bench-shared`). Both servers are pinned
-to CPU 0 and loaded at once, each by its own `wrk -t1 -c64` on CPU 1, so the kernel's
+to CPU 0 and loaded at once, each by its own `wrk -t1` (64 connections unless told) on CPU 1, so the kernel's
 scheduler splits the core between them: the ratio of their requests/s is the inverse ratio
 of their cost per request, measured in the same instant. On this class of machine the
 speed drifts by ±20% between runs of a minute, which a one-after-the-other comparison
@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from peers import answers, tree_cpu_seconds, write_nginx_config
+from peers import answers, raise_descriptor_limit, tree_cpu_seconds, write_nginx_config
 
 PORTS = (18201, 18202)
 PEERS = Path(__file__).resolve().parent / "peers"
@@ -59,8 +59,8 @@ def start(server: str, port: int, scratch: Path) -> subprocess.Popen:
     return process
 
 
-def load(port: int, path: str, seconds: int) -> subprocess.Popen:
-    return subprocess.Popen(["taskset", "-c", "1", "wrk", "-t1", "-c64", f"-d{seconds}s", f"http://127.0.0.1:{port}{path}"],
+def load(port: int, path: str, seconds: int, connections: int) -> subprocess.Popen:
+    return subprocess.Popen(["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", f"http://127.0.0.1:{port}{path}"],
                             stdout=subprocess.PIPE, text=True)
 
 
@@ -78,7 +78,9 @@ def main() -> None:
     parser.add_argument("--path", default="/hello")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=64)
     args = parser.parse_args()
+    raise_descriptor_limit()  # wrk and the servers inherit it: two -c1000 loads need 2,000+
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
             sys.exit(f"shared_core: {tool} is not installed")
@@ -90,11 +92,11 @@ def main() -> None:
             processes.append(start(server, port, scratch))
         pids = [process.pid for process in processes]
         for port in PORTS:  # warm-up
-            load(port, args.path, 1).communicate()
+            load(port, args.path, 1, args.connections).communicate()
         ratios = []
         for round_number in range(1, args.rounds + 1):
             before = [tree_cpu_seconds(pid) for pid in pids]
-            runs = [load(port, args.path, args.seconds) for port in PORTS]
+            runs = [load(port, args.path, args.seconds, args.connections) for port in PORTS]
             rates = [requests_per_second(run.communicate()[0]) for run in runs]
             costs = [(tree_cpu_seconds(pid) - start_cpu) / (rate * args.seconds) * 1e6
                      for pid, start_cpu, rate in zip(pids, before, rates)]
