@@ -54,17 +54,26 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     public func contains(name: String) -> Bool {
         fields.contains { $0.name.equalsIgnoringASCIICase(name) }
     }
+
+    /// The first field whose name is `name`'s bytes, ignoring ASCII case: a lookup for a
+    /// caller holding bytes (a C string), with no string made for a name that is absent.
+    package func first(namedBytes name: UnsafeBufferPointer<UInt8>) -> Element? {
+        fields.first { field in field.name.withUTF8Bytes { equalIgnoringASCIICase($0, name) } }
+    }
+}
+
+/// Whether two byte runs are equal but for the case of ASCII letters.
+@inline(__always)
+func equalIgnoringASCIICase(_ x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard x.count == y.count else { return false }
+    for i in 0..<x.count where x[i].asciiLowercased != y[i].asciiLowercased { return false }
+    return true
 }
 
 extension String {
     func equalsIgnoringASCIICase(_ other: String) -> Bool {
         guard utf8.count == other.utf8.count else { return false }
-        return withUTF8Bytes { x in
-            other.withUTF8Bytes { y in
-                for i in 0..<x.count where x[i].asciiLowercased != y[i].asciiLowercased { return false }
-                return true
-            }
-        }
+        return withUTF8Bytes { x in other.withUTF8Bytes { y in equalIgnoringASCIICase(x, y) } }
     }
 
     /// Calls `body` with the string's UTF-8 bytes. A native string lends its own storage (no

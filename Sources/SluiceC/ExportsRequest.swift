@@ -29,9 +29,13 @@ public func sluiceRequestID(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
 
 @_cdecl("sluice_request_header")
 public func sluiceRequestHeader(_ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
-    guard let name = CString.read(name) else { return nil }
+    guard let name else { return nil }
+    // Compared as bytes: most lookups (a classifier's on every request) find nothing, and
+    // then no string is made of the name.
+    let nameBytes = UnsafeBufferPointer(start: UnsafeRawPointer(name).assumingMemoryBound(to: UInt8.self), count: strlen(name))
     return CRequest.borrowing(handle, orElse: nil) { request in
-        request.string(.header(name.lowercased()), request.request.headers[name])
+        guard let field = request.request.headers.first(namedBytes: nameBytes) else { return nil }
+        return request.string(.header(field.name.lowercased()), field.value)
     }
 }
 

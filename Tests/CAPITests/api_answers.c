@@ -84,7 +84,26 @@ static void typed_pair(sluice_request *request, void *user_data) {
     CHECK_RC(sluice_respond(request, 200, fields, 2, "t", 1), SLUICE_OK);
 }
 
+/* Header reads: by name in any case, the first of repeated fields, nothing for a name that
+ * is only a prefix or an extension of one present; the same pointer on every read. */
+static void headers(sluice_request *request, void *user_data) {
+    (void)user_data;
+    const char *first = sluice_request_header(request, "X-Twice");
+    CHECK(first != NULL && strcmp(first, "one") == 0);
+    CHECK(sluice_request_header(request, "x-TWICE") == first);
+    CHECK(sluice_request_header(request, "X-Twic") == NULL);
+    CHECK(sluice_request_header(request, "X-Twice2") == NULL);
+    CHECK(sluice_request_header(request, "") == NULL);
+    CHECK(sluice_request_header(request, NULL) == NULL);
+    const char *empty = sluice_request_header(request, "x-empty");
+    CHECK(empty != NULL && empty[0] == '\0');
+    const char *host = sluice_request_header(request, "HOST");
+    CHECK(host != NULL && strcmp(host, "t") == 0);
+    CHECK_RC(sluice_respond(request, 200, NULL, 0, first, strlen(first)), SLUICE_OK);
+}
+
 static void routes(sluice_server *server) {
+    CHECK_RC(sluice_server_add_route(server, "GET", "/headers", headers, NULL, NULL), SLUICE_OK);
     for (int i = 0; i < CONTENT_TYPES; i++) {
         char pattern[32];
         snprintf(pattern, sizeof(pattern), "/type/%d", i);
@@ -135,6 +154,9 @@ int main(void) {
         CHECK(strstr(response, expected) != NULL);
     }
     char response[1024];
+    CHECK(http_exchange(port, "GET /headers HTTP/1.1\r\nHost: t\r\nX-TWICE: one\r\nx-empty:\r\nx-twice: two\r\n"
+                              "Connection: close\r\n\r\n", response, sizeof(response)) == 200);
+    CHECK(strstr(response, "\r\n\r\none") != NULL);
     CHECK(http_exchange(port, "GET /type-lower HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", response,
                         sizeof(response)) == 200);
     CHECK(strstr(response, "\r\ncontent-type: text/plain; charset=utf-8\r\n") != NULL);
