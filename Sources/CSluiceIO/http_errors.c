@@ -38,6 +38,7 @@ static const error_info errors[] = {
     {400, "chunk data not followed by CRLF"},
     {400, "invalid trailer field"},
     {431, "trailer section too large"},
+    {501, "method not implemented"},
 };
 
 static const error_info *lookup(int error) {

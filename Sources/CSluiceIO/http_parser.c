@@ -47,9 +47,18 @@ static int expect_crlf(cursor *c, int in_request_line) {
     return 1;
 }
 
+/*
+ * A method that alone overruns the request line's limit is none this server implements: RFC
+ * 9112 3 asks for 501 there, where the limit would otherwise say 414 (a target too long).
+ */
+static int method_overrun(const cursor *c, size_t start) {
+    return c->pos - start > c->limits->max_request_line;
+}
+
 static int parse_method(cursor *c, sluice_http_request *req) {
     size_t start = c->pos;
     while (c->pos < c->len && sluice__is((unsigned char)c->buf[c->pos], SLUICE_CH_TCHAR)) c->pos++;
+    if (method_overrun(c, start)) return SLUICE_HTTP_ERR_METHOD_TOO_LONG;
     if (c->pos >= c->len) return out_of_bytes(c, 1);
     if (c->pos == start || c->buf[c->pos] != ' ') {
         unsigned char b = (unsigned char)c->buf[c->pos];

@@ -22,11 +22,13 @@ struct LimitTests {
         #expect(try client.isClosedByServer())
     }
 
-    @Test("refuses an over-long request line with 414")
+    @Test("refuses an over-long request line with 414, an over-long method with 501")
     func requestLine() async throws {
         try await withServer(configure: small, routes: standardRoutes) { port in
             try await blocking {
                 try expectRefusal(port, "GET /" + String(repeating: "a", count: 200) + " HTTP/1.1\r\nHost: a\r\n\r\n", status: 414)
+                // A method that alone fills the line is none the server implements (RFC 9112 3).
+                try expectRefusal(port, String(repeating: "M", count: 200) + " / HTTP/1.1\r\nHost: a\r\n\r\n", status: 501)
             }
         }
     }

@@ -55,6 +55,7 @@ typedef enum sluice_http_error {
     SLUICE_HTTP_ERR_BAD_CHUNK_END,           /* 400 chunk data not followed by CRLF */
     SLUICE_HTTP_ERR_BAD_TRAILER,             /* 400 malformed trailer field */
     SLUICE_HTTP_ERR_TRAILERS_TOO_LARGE,      /* 431 trailer section over its limit */
+    SLUICE_HTTP_ERR_METHOD_TOO_LONG,         /* 501 a method that alone overruns the request-line limit */
     SLUICE_HTTP_ERR_LAST_
 } sluice_http_error;
 
