@@ -15,18 +15,18 @@ import Glibc
 ///
 /// ThreadSanitizer sees the acquiring exchange and the releasing store, so the state it
 /// guards is checked like any other.
-struct InlineLock: ~Copyable, Sendable {
+package struct InlineLock: ~Copyable, Sendable {
     private let held = Atomic<Bool>(false)
 
-    init() {}
+    package init() {}
 
-    func lock() {
+    package func lock() {
         while held.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged == false {
             sched_yield()
         }
     }
 
-    func unlock() {
+    package func unlock() {
         held.store(false, ordering: .releasing)
     }
 }

@@ -4,7 +4,7 @@ import Sluice
 import Glibc
 #endif
 
-/// What a `CRequest` holds: the request as C sees it, and (under the request's mutex) the
+/// What a `CRequest` holds: the request as C sees it, and (under the request's lock) the
 /// answer's state and the C memory made for C's reads.
 struct CRequestCore {
     /// A classifier's view is pointed at each request in turn (`withView`); for the others,
@@ -22,7 +22,7 @@ struct CRequestCore {
     let streamsBody: Bool
     /// A classifier's view: it cannot be answered.
     let isView: Bool
-    /// Only under the mutex.
+    /// Only under the lock.
     var state = CRequest.State()
 }
 
@@ -37,13 +37,15 @@ struct CRequestCore {
 /// path parameters yet. Each loop thread keeps one view and points it at each request it
 /// classifies (`withView`): a fresh one per request cost an allocation and a mutex.
 ///
-/// A buffer whose header is the request and whose one element is its pthread mutex: one
-/// allocation per request for both (a `Locked` beside it took a second).
+/// A buffer whose header is the request and whose one element is its lock: one allocation per
+/// request for both (a `Locked` beside it took a second). The lock is an `InlineLock` (one
+/// atomic word) rather than a pthread mutex, which had to be initialized and destroyed per
+/// request.
 ///
 /// The standard library marks ManagedBuffer unavailable as Sendable, so a CRequest crosses into
-/// a @Sendable closure as `sendable` (`state` is read and written only under the mutex; the
+/// a @Sendable closure as `sendable` (`state` is read and written only under the lock; the
 /// rest is immutable).
-final class CRequest: ManagedBuffer<CRequestCore, pthread_mutex_t> {
+final class CRequest: ManagedBuffer<CRequestCore, InlineLock> {
 
     enum Answer: Sendable {
         case response(Response)
@@ -128,27 +130,24 @@ final class CRequest: ManagedBuffer<CRequestCore, pthread_mutex_t> {
     private static func make(_ core: CRequestCore) -> CRequest {
         // create(minimumCapacity:) returns the dynamic type, a CRequest.
         let made = unsafeDowncast(create(minimumCapacity: 1) { _ in core }, to: CRequest.self)
-        made.withUnsafeMutablePointerToElements { mutex in
-            mutex.initialize(to: pthread_mutex_t())
-            pthread_mutex_init(mutex, nil)
-        }
+        made.withUnsafeMutablePointerToElements { lock in lock.initialize(to: InlineLock()) }
         return made
     }
 
     deinit {
-        // The header is destroyed by the buffer; the mutex and the C memory are not.
-        withUnsafeMutablePointers { core, mutex in
+        // The header is destroyed by the buffer; the lock and the C memory are not.
+        withUnsafeMutablePointers { core, lock in
             for pointer in core.pointee.state.owned.values { free(pointer) }
-            pthread_mutex_destroy(mutex)
-            mutex.deinitialize(count: 1)
+            lock.deinitialize(count: 1)
         }
     }
 
-    /// Runs `body` with the state, under the mutex.
+    /// Runs `body` with the state, under the lock (every body here is short and never blocks,
+    /// as InlineLock asks: answers and hooks are taken out and acted on after).
     private func withState<T>(_ body: (inout State) throws -> T) rethrows -> T {
-        try withUnsafeMutablePointers { core, mutex in
-            pthread_mutex_lock(mutex)
-            defer { pthread_mutex_unlock(mutex) }
+        try withUnsafeMutablePointers { core, lock in
+            lock.pointee.lock()
+            defer { lock.pointee.unlock() }
             return try body(&core.pointee.state)
         }
     }
