@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from http_client import request
+
 
 async def fetch(port, method, target):
     """One request on its own connection; (status, headers, body)."""
@@ -39,7 +41,7 @@ def run_all(port, method, targets):
 
 
 def stats(port):
-    return json.loads(run_all(port, "GET", ["/stats"])[0][2])
+    return request(port, "GET", "/stats").json()
 
 
 def connections_allowed(wanted):
@@ -93,4 +95,4 @@ def test_counter_is_exact_over_many_connections_and_loops(start_demo, io_threads
         values += [json.loads(body)["value"] for _, _, body in answers]
     # Every increment saw its own value: no two alike, none lost.
     assert sorted(values) == list(range(1, total + 1))
-    assert json.loads(run_all(demo.port, "GET", ["/counter"])[0][2])["value"] == total
+    assert request(demo.port, "GET", "/counter").json()["value"] == total
