@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Compares two servers' CPU cost per request on one shared core, at the same time.
 
-Usage: shared_core.py SERVER_A SERVER_B [--path /hello] [--rounds 5] [--seconds 4] [--connections 64]
+Usage: shared_core.py SERVER_A SERVER_B [--path /hello] [--script LUA] [--rounds 5] [--seconds 4]
+                      [--connections 64]
 
 Each SERVER is a command that takes --port (a demo binary, or a wrapper script), or the
 word "nginx" (nginx-light with the benchmark's configuration), "node" (its node http peer) or
@@ -59,9 +60,10 @@ def start(server: str, port: int, scratch: Path) -> subprocess.Popen:
     return process
 
 
-def load(port: int, path: str, seconds: int, connections: int) -> subprocess.Popen:
-    return subprocess.Popen(["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", f"http://127.0.0.1:{port}{path}"],
-                            stdout=subprocess.PIPE, text=True)
+def load(port: int, args: argparse.Namespace, seconds: int) -> subprocess.Popen:
+    script = ["-s", args.script] if args.script else []  # e.g. the POST /echo 4 KiB load
+    return subprocess.Popen(["taskset", "-c", "1", "wrk", "-t1", f"-c{args.connections}", f"-d{seconds}s", *script,
+                             f"http://127.0.0.1:{port}{args.path}"], stdout=subprocess.PIPE, text=True)
 
 
 def requests_per_second(output: str) -> float:
@@ -76,6 +78,7 @@ def main() -> None:
     parser.add_argument("server_a")
     parser.add_argument("server_b")
     parser.add_argument("--path", default="/hello")
+    parser.add_argument("--script", help="a wrk Lua script, e.g. peers/post4k.lua with --path /echo")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--connections", type=int, default=64)
@@ -92,11 +95,11 @@ def main() -> None:
             processes.append(start(server, port, scratch))
         pids = [process.pid for process in processes]
         for port in PORTS:  # warm-up
-            load(port, args.path, 1, args.connections).communicate()
+            load(port, args, 1).communicate()
         ratios = []
         for round_number in range(1, args.rounds + 1):
             before = [tree_cpu_seconds(pid) for pid in pids]
-            runs = [load(port, args.path, args.seconds, args.connections) for port in PORTS]
+            runs = [load(port, args, args.seconds) for port in PORTS]
             rates = [requests_per_second(run.communicate()[0]) for run in runs]
             costs = [(tree_cpu_seconds(pid) - start_cpu) / (rate * args.seconds) * 1e6
                      for pid, start_cpu, rate in zip(pids, before, rates)]
