@@ -88,6 +88,22 @@ def test_bad_request_is_refused_and_closed(demo):
         assert connection.closed_by_server()
 
 
+def test_bad_query_parameters_are_400_naming_the_parameter(demo):
+    # The same contract on both demos: a number out of range or not a number is the client's
+    # error, and the message says which parameter.
+    cases = [
+        ("/work?ms=-1", "ms"), ("/work?ms=abc", "ms"), ("/work?ms=99999999999999999999", "ms"),
+        ("/gated?ms=x", "ms"), ("/stream?chunks=-1", "chunks"), ("/stream?chunks=2&size=0", "size"),
+        ("/stream?chunks=1&delay_ms=60001", "delay_ms"), ("/events?n=-2", "n"),
+    ]
+    for path, parameter in cases:
+        response = request(demo.port, "GET", path)
+        assert response.status == 400, path
+        body = response.json()
+        assert body["error"].startswith(parameter + " must be"), (path, body)
+        assert body["request_id"] == response.header("x-request-id")
+
+
 def test_body_over_limit_is_413(start_demo):
     demo = start_demo("--max-body-bytes", 100)
     response = request(demo.port, "POST", "/echo", body=b"x" * 101)

@@ -61,9 +61,13 @@ static void stream(sluice_request *request, void *user_data) {
     long long chunks = routes_query_integer(request, "chunks", 10, 0, 10000000);
     long long size = routes_query_integer(request, "size", 1024, 1, 16 << 20);
     long long delay = routes_query_integer(request, "delay_ms", 0, 0, 60000);
-    if (chunks < 0 || size < 0 || delay < 0) {
-        sluice_respond_error(request, 400, "chunks (0...10000000), size (1...16777216) and delay_ms (0...60000) "
-                                           "must be whole numbers in range");
+    /* The first bad parameter is named, as the Swift demo names it. */
+    const char *problem = chunks < 0 ? "chunks must be a whole number in 0...10000000"
+                          : size < 0 ? "size must be a whole number in 1...16777216"
+                          : delay < 0 ? "delay_ms must be a whole number in 0...60000"
+                                      : NULL;
+    if (problem) {
+        sluice_respond_error(request, 400, problem);
         return;
     }
     uint8_t *chunk = malloc((size_t)size);
