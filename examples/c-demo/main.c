@@ -39,6 +39,21 @@ static long long number(const char *flag, const char *value, long long min, long
     return n;
 }
 
+/* Whether flag is one that takes a value (all but --access-log and --help): a last flag
+ * without one is told apart from a misspelled one. */
+static int takes_value(const char *flag) {
+    static const char *const valued[] = {
+        "--host", "--port", "--io-threads", "--max-concurrency", "--max-queue", "--queue-timeout-ms",
+        "--handler-timeout-ms", "--gate-limit", "--max-body-bytes", "--drain-timeout-ms", "--adaptive-target-ms",
+        "--min-limit", "--overload-status", "--work-capacity", "--work-weight", "--fast-share",
+        "--upload-limit-bytes", "--log-level",
+    };
+    for (size_t i = 0; i < sizeof(valued) / sizeof(valued[0]); i++) {
+        if (strcmp(flag, valued[i]) == 0) return 1;
+    }
+    return 0;
+}
+
 static void parse(int argc, char **argv, sluice_server_options *o, routes_settings *r) {
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
@@ -51,6 +66,10 @@ static void parse(int argc, char **argv, sluice_server_options *o, routes_settin
             continue;
         }
         if (i + 1 >= argc) {
+            if (!takes_value(flag)) {
+                fprintf(stderr, "sluice-c-demo: unknown option %s\n%s", flag, usage);
+                exit(2);
+            }
             fprintf(stderr, "sluice-c-demo: %s needs a value\n", flag);
             exit(2);
         }
