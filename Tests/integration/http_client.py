@@ -1,4 +1,6 @@
-"""A small blocking HTTP/1.1 client over raw sockets, so tests control every byte."""
+"""A small blocking HTTP/1.1 client over raw sockets, so tests control every byte; and, for
+many requests at once, an asyncio one (one connection per request)."""
+import asyncio
 import json
 import socket
 
@@ -129,3 +131,30 @@ class Connection:
 def request(port, method, target, body=b"", headers=None, timeout=30.0):
     with Connection(port, timeout=timeout) as connection:
         return connection.request(method, target, body, headers)
+
+
+async def fetch(port, method, target):
+    """One request on its own connection; (status, headers, body)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"{method} {target} HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        await writer.drain()
+        data = await reader.read()
+    finally:
+        writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split()[1]), headers, body
+
+
+def run_all(port, method, targets, timeout=120.0):
+    """All the requests at once; their answers in order. A server that stops answering fails
+    the test after `timeout` seconds instead of hanging it."""
+    async def main():
+        return await asyncio.wait_for(asyncio.gather(*(fetch(port, method, t) for t in targets)), timeout)
+    return asyncio.run(main())

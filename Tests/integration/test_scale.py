@@ -5,39 +5,13 @@ promises where a server that is right at 16 requests could still be wrong: count
 exact across event loops, and admission that must stay exact when the numbers are not round.
 Requests go out together from one asyncio loop, each on its own connection.
 """
-import asyncio
 import json
 import resource
 import time
 
 import pytest
 
-from http_client import request
-
-
-async def fetch(port, method, target):
-    """One request on its own connection; (status, headers, body)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(f"{method} {target} HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n"
-                     "Connection: close\r\n\r\n".encode())
-        await writer.drain()
-        data = await reader.read()
-    finally:
-        writer.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(lines[0].split()[1]), headers, body
-
-
-def run_all(port, method, targets):
-    async def main():
-        return await asyncio.gather(*(fetch(port, method, t) for t in targets))
-    return asyncio.run(main())
+from http_client import request, run_all
 
 
 def stats(port):
