@@ -42,6 +42,7 @@ let package = Package(
             dependencies: [
                 "Sluice", "CSluiceAPI",
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

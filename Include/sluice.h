@@ -72,6 +72,18 @@ typedef struct sluice_value sluice_value;
 #define SLUICE_PRIORITY_HIGH 2
 #define SLUICE_PRIORITY_CRITICAL 3
 
+/* Log levels of the server's own log (option log_level). Lines go to stderr, one per event
+ * ("warning sluice: handler deadline passed request_id=..."); a line that stderr cannot take
+ * at once (a pipe nobody reads) is dropped, so logging never stalls a server thread. */
+#define SLUICE_LOG_TRACE 0
+#define SLUICE_LOG_DEBUG 1
+#define SLUICE_LOG_INFO 2
+#define SLUICE_LOG_NOTICE 3
+#define SLUICE_LOG_WARNING 4
+#define SLUICE_LOG_ERROR 5
+#define SLUICE_LOG_CRITICAL 6
+#define SLUICE_LOG_OFF 7
+
 typedef struct sluice_server_options {
     size_t size;                 /* sizeof(sluice_server_options) */
     const char *host;            /* IPv4 or IPv6 address; copied */
@@ -98,16 +110,22 @@ typedef struct sluice_server_options {
     int overload_status;         /* 503 or 429: the status of a request shed for capacity */
     int retry_after_seconds;     /* Retry-After before any service time was measured, and while
                                     stopping; otherwise it is the queue's measured drain time */
+    int log_level;               /* SLUICE_LOG_*: the least severe level written to stderr; a
+                                    size that ends before this field (a program built against an
+                                    earlier header) means SLUICE_LOG_INFO */
 } sluice_server_options;
 
 #define SLUICE_SERVER_OPTIONS_INIT \
     { sizeof(sluice_server_options), "127.0.0.1", 8080, 1, 10000, 8192, 16384, 100, 1048576, \
-      10000, 5000, 256, 1024, 5000, 30000, 10000, 4, 0, 1, 500, 503, 1 }
+      10000, 5000, 256, 1024, 5000, 30000, 10000, 4, 0, 1, 500, 503, 1, SLUICE_LOG_INFO }
 
 /*
  * Creates a server (not yet listening). *out receives ownership: free it with
- * sluice_server_destroy. options may be NULL for the defaults.
- * Returns 0, SLUICE_EINVAL for an out-of-range option, or SLUICE_ENOMEM.
+ * sluice_server_destroy. options may be NULL for the defaults (SLUICE_SERVER_OPTIONS_INIT);
+ * options->size may be that of an earlier version of the struct, whose later fields then
+ * take their defaults.
+ * Returns 0, SLUICE_EINVAL for an out-of-range option or a size smaller than any version's,
+ * or SLUICE_ENOMEM.
  */
 SLUICE_EXPORT int sluice_server_create(sluice_server **out, const sluice_server_options *options);
 

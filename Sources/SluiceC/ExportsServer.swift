@@ -1,4 +1,5 @@
 import CSluiceAPI
+import Logging
 import Sluice
 
 #if canImport(Glibc)
@@ -23,8 +24,8 @@ public func sluiceServerCreate(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ o
     var given = sluice_server_options()
     given.size = 0
     if let options {
-        guard options.pointee.size >= MemoryLayout<sluice_server_options>.size else { return ErrorCode.invalid }
-        given = options.pointee
+        guard let read = readServerOptions(options) else { return ErrorCode.invalid }
+        given = read
     }
     guard let configuration = Configuration(cOptions: options == nil ? nil : given) else { return ErrorCode.invalid }
     let poolSize = options == nil ? 4 : Int(given.blocking_pool_size)
@@ -32,6 +33,22 @@ public func sluiceServerCreate(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ o
     let server = CServer(configuration: configuration, blockingPoolSize: poolSize)
     out.pointee = OpaquePointer(Unmanaged.passRetained(server).toOpaque())
     return ErrorCode.ok
+}
+
+/// The options as given, from a struct of this header's version or an earlier one: fields
+/// past the caller's size take their defaults. nil for a size smaller than any version's.
+private func readServerOptions(_ options: UnsafePointer<sluice_server_options>) -> sluice_server_options? {
+    let size = options.pointee.size
+    if size >= MemoryLayout<sluice_server_options>.size { return options.pointee }
+    // The first version ended with retry_after_seconds.
+    guard let logLevelOffset = MemoryLayout<sluice_server_options>.offset(of: \.log_level), size >= logLevelOffset
+    else { return nil }
+    var given = sluice_server_options()
+    withUnsafeMutableBytes(of: &given) { copy in
+        copy.copyMemory(from: UnsafeRawBufferPointer(start: UnsafeRawPointer(options), count: logLevelOffset))
+    }
+    given.log_level = SLUICE_LOG_INFO
+    return given
 }
 
 @_cdecl("sluice_server_destroy")
@@ -162,12 +179,15 @@ extension Configuration {
     /// The configuration of C options; nil when one is out of range.
     init?(cOptions options: sluice_server_options?) {
         self.init()
+        // C programs cannot bootstrap swift-log: the server logs to stderr itself, never blocking.
+        logger = Self.stderrLogger(.info)
         guard let o = options else { return }
         guard let host = CString.read(o.host), o.port >= 0, o.port <= 65535, o.io_threads >= 1, o.io_threads <= 64,
             o.max_connections >= 1, o.max_concurrency >= 1, o.max_queue >= 0, o.max_request_line >= 16,
             o.max_header_bytes >= 64, o.max_header_count >= 1, o.header_timeout_ms > 0, o.idle_timeout_ms > 0,
             o.queue_timeout_ms > 0, o.handler_timeout_ms > 0, o.max_body_bytes <= UInt64(Int.max),
             o.overload_status == 503 || o.overload_status == 429, o.retry_after_seconds >= 1,
+            let level = Self.logLevel(o.log_level),
             o.adaptive == 0 || (o.adaptive_min_limit >= 1 && o.adaptive_min_limit <= o.max_concurrency && o.adaptive_target_ms > 0)
         else { return nil }
         self.host = host
@@ -187,11 +207,37 @@ extension Configuration {
         drainTimeout = .milliseconds(Int64(clamping: o.drain_timeout_ms))
         overloadStatus = Int(o.overload_status)
         retryAfterSeconds = Int(o.retry_after_seconds)
+        logger = Self.stderrLogger(level)
         if o.adaptive != 0 {
             let minLimit = Int(o.adaptive_min_limit)
             adaptiveConcurrency = AdaptiveConcurrency(
                 minLimit: minLimit, maxLimit: maxConcurrency, initialLimit: min(maxConcurrency, max(minLimit, 16)),
                 targetLatency: .milliseconds(Int64(clamping: o.adaptive_target_ms)))
         }
+    }
+}
+
+extension Configuration {
+    /// A SLUICE_LOG_* level: nil for a level out of range, .some(nil) for SLUICE_LOG_OFF.
+    fileprivate static func logLevel(_ level: Int32) -> Logger.Level?? {
+        switch level {
+        case SLUICE_LOG_TRACE: return .trace
+        case SLUICE_LOG_DEBUG: return .debug
+        case SLUICE_LOG_INFO: return .info
+        case SLUICE_LOG_NOTICE: return .notice
+        case SLUICE_LOG_WARNING: return .warning
+        case SLUICE_LOG_ERROR: return .error
+        case SLUICE_LOG_CRITICAL: return .critical
+        case SLUICE_LOG_OFF: return .some(nil)
+        default: return nil
+        }
+    }
+
+    /// The server's logger for C programs: StderrLogHandler at `level`, or no output at all.
+    fileprivate static func stderrLogger(_ level: Logger.Level?) -> Logger {
+        guard let level else { return Logger(label: "sluice") { _ in SwiftLogNoOpLogHandler() } }
+        var logger = Logger(label: "sluice") { label in StderrLogHandler(label: label, logLevel: level) }
+        logger.logLevel = level
+        return logger
     }
 }

@@ -1,6 +1,7 @@
 /* Misuse gets error codes, never a crash: NULLs, bad patterns, wrong states, a busy port. */
 #include "test_support.h"
 
+#include <stddef.h>
 #include <string.h>
 
 static void ok(sluice_request *request, void *user_data) {
@@ -43,6 +44,31 @@ static void options(void) {
     CHECK_RC(sluice_server_create(&server, &o), SLUICE_EINVAL);
     o = (sluice_server_options)SLUICE_SERVER_OPTIONS_INIT;
     o.max_concurrency = 0;
+    CHECK_RC(sluice_server_create(&server, &o), SLUICE_EINVAL);
+    o = (sluice_server_options)SLUICE_SERVER_OPTIONS_INIT;
+    o.log_level = SLUICE_LOG_OFF + 1;
+    CHECK_RC(sluice_server_create(&server, &o), SLUICE_EINVAL);
+    o.log_level = -1;
+    CHECK_RC(sluice_server_create(&server, &o), SLUICE_EINVAL);
+    CHECK(server == NULL);
+
+    /* Every level, and logging off, is taken. */
+    for (int level = SLUICE_LOG_TRACE; level <= SLUICE_LOG_OFF; level++) {
+        o.log_level = level;
+        CHECK_RC(sluice_server_create(&server, &o), SLUICE_OK);
+        sluice_server_destroy(server);
+        server = NULL;
+    }
+
+    /* A program built against the first header, whose struct ended before log_level: taken,
+     * whatever lies past its size (here an out-of-range level it never set). */
+    o = (sluice_server_options)SLUICE_SERVER_OPTIONS_INIT;
+    o.size = offsetof(sluice_server_options, log_level);
+    o.log_level = 12345;
+    CHECK_RC(sluice_server_create(&server, &o), SLUICE_OK);
+    sluice_server_destroy(server);
+    server = NULL;
+    o.size = offsetof(sluice_server_options, log_level) - 1; /* no version ends there */
     CHECK_RC(sluice_server_create(&server, &o), SLUICE_EINVAL);
     CHECK(server == NULL);
 }

@@ -36,9 +36,9 @@ def pytest_generate_tests(metafunc):
 class Demo:
     """A running demo process: its address, and a graceful stop that must exit 0."""
 
-    def __init__(self, path, args, preexec_fn=None):
+    def __init__(self, path, args, preexec_fn=None, stderr=subprocess.DEVNULL):
         self.process = subprocess.Popen([path, "--host", "127.0.0.1", "--port", "0", *args],
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                        stdout=subprocess.PIPE, stderr=stderr, text=True,
                                         preexec_fn=preexec_fn)
         line = self.process.stdout.readline().strip()
         match = LISTENING.match(line)
@@ -65,8 +65,8 @@ def start_demo(demo_path):
     """Starts demos with the given flags; each is stopped at the end and must exit 0."""
     started = []
 
-    def start(*args):
-        demo = Demo(demo_path, [str(a) for a in args])
+    def start(*args, stderr=subprocess.DEVNULL):
+        demo = Demo(demo_path, [str(a) for a in args], stderr=stderr)
         started.append(demo)
         return demo
 

@@ -99,14 +99,17 @@ static void parse(int argc, char **argv, sluice_server_options *o, routes_settin
         else if (strcmp(flag, "--fast-share") == 0) r->fast_share_percent = (int)number(flag, v, 0, 100);
         else if (strcmp(flag, "--upload-limit-bytes") == 0) r->upload_limit_bytes = (uint64_t)number(flag, v, 0, 1LL << 40);
         else if (strcmp(flag, "--log-level") == 0) {
+            /* In SLUICE_LOG_* order: a level's index is its constant. */
             static const char *const levels[] = {"trace", "debug", "info", "notice", "warning", "error", "critical"};
-            int known = 0;
-            for (size_t l = 0; l < sizeof(levels) / sizeof(levels[0]); l++) known |= strcmp(v, levels[l]) == 0;
-            if (!known) {
+            int level = -1;
+            for (int l = 0; l < (int)(sizeof(levels) / sizeof(levels[0])); l++) {
+                if (strcmp(v, levels[l]) == 0) level = l;
+            }
+            if (level < 0) {
                 fprintf(stderr, "sluice-c-demo: --log-level takes trace, debug, info, notice, warning, error or critical\n");
                 exit(2);
             }
-            continue; /* the C demo logs nothing per request */
+            o->log_level = SLUICE_LOG_TRACE + level;
         }
         else {
             fprintf(stderr, "sluice-c-demo: unknown option %s\n%s", flag, usage);
@@ -143,6 +146,7 @@ int main(int argc, char **argv) {
     /* Each open stream (/upload, /stream, /events) holds a thread of the blocking pool while
      * it runs; the pool starts threads only as streams need them, so a high bound costs nothing. */
     options.blocking_pool_size = 1024;
+    options.log_level = SLUICE_LOG_WARNING; /* the demos' --log-level default */
     parse(argc, argv, &options, &settings);
 
     /* Many concurrent clients need many descriptors: raise the soft limit to the hard one. */

@@ -27,7 +27,7 @@ class ServerOptions(ctypes.Structure):
         ("drain_timeout_ms", ctypes.c_uint64), ("blocking_pool_size", ctypes.c_int),
         ("adaptive", ctypes.c_int), ("adaptive_min_limit", ctypes.c_int),
         ("adaptive_target_ms", ctypes.c_uint64), ("overload_status", ctypes.c_int),
-        ("retry_after_seconds", ctypes.c_int),
+        ("retry_after_seconds", ctypes.c_int), ("log_level", ctypes.c_int),
     ]
 
 
@@ -35,6 +35,7 @@ class Header(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("value", ctypes.c_char_p)]
 
 
+SLUICE_LOG_WARNING = 4  # Include/sluice.h
 HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 
 
@@ -98,7 +99,8 @@ def main():
         respond(request, 200, json.dumps({"value": value.value}).encode(), b"application/json")
 
     options = ServerOptions(ctypes.sizeof(ServerOptions), args.host.encode(), args.port, 1, 10000, 8192, 16384,
-                            100, 1048576, 10000, 5000, 256, 1024, 5000, 30000, 10000, 4, 0, 1, 500, 503, 1)
+                            100, 1048576, 10000, 5000, 256, 1024, 5000, 30000, 10000, 4, 0, 1, 500, 503, 1,
+                            SLUICE_LOG_WARNING)
     server = ctypes.c_void_p()
     check(lib, lib.sluice_server_create(ctypes.byref(server), ctypes.byref(options)), "create")
     for method, pattern, handler in ((b"GET", b"/hello-py", hello), (b"GET", b"/add/:a/:b", add),

@@ -34,7 +34,7 @@ enum DemoRoutes {
             return .json(statsJSON(stats))
         }
         if settings.accessLog {
-            router.use(AccessLog(logger: Logger(label: "sluice-access") { DroppingLogHandler(logLevel: .info, label: $0) }))
+            router.use(AccessLog(logger: Logger(label: "sluice-access") { StderrLogHandler(label: $0, logLevel: .info) }))
         }
         let fast = settings.fastSharePercent > 0
             ? GuaranteedShare(name: "fast", fraction: Double(settings.fastSharePercent) / 100) : nil

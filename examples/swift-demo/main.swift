@@ -29,7 +29,7 @@ if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &descriptors) == 0 && descriptors.rl
 }
 
 let logLevel = options.logLevel
-var logger = Logger(label: "sluice-demo") { label in DroppingLogHandler(logLevel: logLevel, label: label) }
+var logger = Logger(label: "sluice-demo") { label in StderrLogHandler(label: label, logLevel: logLevel) }
 logger.logLevel = logLevel
 options.configuration.logger = logger
 options.configuration.priorityClassifier = DemoRoutes.priority

@@ -1,0 +1,43 @@
+"""The demos' stderr log: --log-level picks what is written, and a full pipe never stalls them.
+
+A supervisor that captures a server's stderr and stops reading it fills the pipe (64 KiB); a
+server whose threads then block writing a log line stops answering. Both demos drop the line
+instead: the library's own log (StderrLogHandler, which the C API uses) and the access log.
+"""
+import re
+import subprocess
+
+from http_client import request, run_all
+
+
+def test_a_full_stderr_pipe_never_stalls_the_server(start_demo):
+    # Every request times out (a warning line each) and is logged by the access log: several
+    # times what a pipe holds, written by the loops while nobody reads.
+    demo = start_demo("--handler-timeout-ms", 1, "--log-level", "info", "--access-log", stderr=subprocess.PIPE)
+    for _ in range(2):
+        answers = run_all(demo.port, "GET", [f"/work?ms=200&id={i}" for i in range(1500)], timeout=60)
+        assert [status for status, _, _ in answers] == [504] * 1500
+    assert request(demo.port, "GET", "/hello", timeout=10).text == "Hello, World!"
+    stats = request(demo.port, "GET", "/stats", timeout=10).json()
+    assert stats["timed_out"] == 3000 and stats["in_flight"] == 0
+    # The stop logs too (teardown: it must still exit 0, promptly); then the lines that got
+    # through are whole lines.
+    assert demo.stop() == 0
+    written = demo.process.stderr.read()
+    demo.process.stderr.close()
+    lines = written.splitlines()
+    assert len(lines) > 100
+    assert all(re.match(r"^(trace|debug|info|notice|warning|error|critical) [\w.-]+: ", line) for line in lines), lines[:5]
+
+
+def test_log_level_picks_what_is_written(start_demo, tmp_path):
+    deadline = re.compile(r"^warning [\w.-]+: handler deadline passed request_id=(\S+)$")
+    for level, shown in (("warning", True), ("error", False)):
+        path = tmp_path / f"stderr-{level}.log"
+        with open(path, "w") as log:
+            demo = start_demo("--handler-timeout-ms", 20, "--log-level", level, stderr=log)
+            response = request(demo.port, "GET", "/work?ms=2000")
+            assert response.status == 504
+            assert demo.stop() == 0
+        ids = [match.group(1) for match in map(deadline.match, path.read_text().splitlines()) if match]
+        assert ids == ([response.header("x-request-id")] if shown else []), (level, path.read_text())
