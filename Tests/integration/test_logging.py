@@ -4,10 +4,12 @@ A supervisor that captures a server's stderr and stops reading it fills the pipe
 server whose threads then block writing a log line stops answering. Both demos drop the line
 instead: the library's own log (StderrLogHandler, which the C API uses) and the access log.
 """
+import os
 import re
 import subprocess
 
-from http_client import request, run_all
+from conftest import Demo
+from http_client import Connection, request, run_all
 
 
 def test_a_full_stderr_pipe_never_stalls_the_server(start_demo):
@@ -41,3 +43,17 @@ def test_log_level_picks_what_is_written(start_demo, tmp_path):
             assert demo.stop() == 0
         ids = [match.group(1) for match in map(deadline.match, path.read_text().splitlines()) if match]
         assert ids == ([response.header("x-request-id")] if shown else []), (level, path.read_text())
+
+
+def test_a_closed_stderr_is_held_open_on_dev_null(demo_path):
+    # A server started with stderr closed would give descriptor 2 to the first thing it opens
+    # (a loop's epoll, or a client's socket), and its log lines would go there.
+    demo = Demo(demo_path, ["--handler-timeout-ms", "5", "--log-level", "info"], preexec_fn=lambda: os.close(2))
+    try:
+        assert os.readlink(f"/proc/{demo.process.pid}/fd/2") == "/dev/null"
+        with Connection(demo.port) as connection:
+            for _ in range(3):
+                response = connection.request("GET", "/work?ms=200")
+                assert response.status == 504 and response.json()["request_id"] == response.header("x-request-id")
+    finally:
+        assert demo.stop() == 0

@@ -6,6 +6,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -141,6 +142,12 @@ static int fail(const char *what, int rc) {
 }
 
 int main(int argc, char **argv) {
+    /* Started with stdin, stdout or stderr closed, the server's first descriptors would take
+     * their numbers, and a log line meant for stderr could land in a client's socket: hold
+     * them open. open() returns the lowest free descriptor, the closed one. */
+    for (int descriptor = 0; descriptor <= 2; descriptor++) {
+        if (fcntl(descriptor, F_GETFD) == -1 && errno == EBADF) (void)open("/dev/null", O_RDWR);
+    }
     sluice_server_options options = SLUICE_SERVER_OPTIONS_INIT;
     static routes_settings settings = {.gate_limit = 4, .work_weight = 1, .upload_limit_bytes = 1ULL << 30};
     /* Each open stream (/upload, /stream, /events) holds a thread of the blocking pool while

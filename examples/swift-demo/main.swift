@@ -9,6 +9,12 @@ import Glibc
 // sluice-demo: the Swift demo server. Its first stdout line is exactly
 // "listening on http://HOST:PORT"; SIGINT or SIGTERM drain it and it exits 0.
 
+// Started with stdin, stdout or stderr closed, the server's first descriptors would take their
+// numbers, and a log line meant for stderr could land in a client's socket: hold them open.
+for descriptor: Int32 in 0...2 where fcntl(descriptor, F_GETFD) == -1 && errno == EBADF {
+    _ = open("/dev/null", O_RDWR)
+}
+
 var options: DemoOptions
 do {
     options = try DemoOptions(arguments: Array(CommandLine.arguments.dropFirst()))
