@@ -8,14 +8,19 @@ import os
 import re
 import subprocess
 
+import pytest
+
 from conftest import Demo
 from http_client import Connection, request, run_all
 
 
-def test_a_full_stderr_pipe_never_stalls_the_server(start_demo):
+@pytest.mark.parametrize("io_threads", [1, 3])
+def test_a_full_stderr_pipe_never_stalls_the_server(start_demo, io_threads):
     # Every request times out (a warning line each) and is logged by the access log: several
-    # times what a pipe holds, written by the loops while nobody reads.
-    demo = start_demo("--handler-timeout-ms", 1, "--log-level", "info", "--access-log", stderr=subprocess.PIPE)
+    # times what a pipe holds, written by the loops (three at once, in the second case) while
+    # nobody reads.
+    demo = start_demo("--io-threads", io_threads, "--handler-timeout-ms", 1, "--log-level", "info", "--access-log",
+                      stderr=subprocess.PIPE)
     for _ in range(2):
         answers = run_all(demo.port, "GET", [f"/work?ms=200&id={i}" for i in range(1500)], timeout=60)
         assert [status for status, _, _ in answers] == [504] * 1500

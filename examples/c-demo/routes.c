@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,11 +206,16 @@ static void access_log(const sluice_request *request, int status, size_t body_by
                      (double)duration_us / 1000, sluice_request_id(request));
     if (n <= 0) return;
     if ((size_t)n >= sizeof(line)) n = sizeof(line) - 1;
+    /* The check and the write under one lock: two threads that both saw room for one line
+     * could otherwise both write, and the second block. */
+    static pthread_mutex_t writer = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&writer);
     struct pollfd ready = {.fd = 2, .events = POLLOUT};
     if (poll(&ready, 1, 0) == 1 && (ready.revents & POLLOUT)) {
         ssize_t written = write(2, line, (size_t)n);
         (void)written;
     }
+    pthread_mutex_unlock(&writer);
 }
 
 int routes_add(sluice_server *server, const routes_settings *settings) {
