@@ -127,7 +127,7 @@ static int parse_target(cursor *c, sluice_http_request *req) {
     req->target = c->buf + start;
     req->target_len = c->pos - start;
     c->pos++;
-    return classify_target(req);
+    return 0;
 }
 
 static int parse_version(cursor *c, sluice_http_request *req) {
@@ -224,6 +224,9 @@ int sluice_http_parse_request(const char *buf, size_t len, const sluice_http_lim
     if ((rc = parse_method(&c, req)) != 0) return rc;
     if ((rc = parse_target(&c, req)) != 0) return rc;
     if ((rc = parse_version(&c, req)) != 0) return rc;
+    /* The target's form is judged once the version is known: a request of another major
+     * version (an HTTP/2 preface, "PRI * HTTP/2.0") is a 505, not a 400 for its target. */
+    if ((rc = classify_target(req)) != 0) return rc;
     if ((rc = parse_fields(&c, req)) != 0) return rc;
     if ((rc = sluice__http_apply_framing(req, limits)) != 0) return rc;
     return (int)c.pos;

@@ -137,6 +137,10 @@ let refusedHeadCases: [HeadCase] = [
     refused("HTTP/2.0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", SLUICE_HTTP_ERR_VERSION_NOT_SUPPORTED, 505),
     refused("HTTP/0.9", "GET / HTTP/0.9\r\nHost: a\r\n\r\n", SLUICE_HTTP_ERR_VERSION_NOT_SUPPORTED, 505),
     refused("HTTP/3.0", "GET / HTTP/3.0\r\nHost: a\r\n\r\n", SLUICE_HTTP_ERR_VERSION_NOT_SUPPORTED, 505),
+    // An HTTP/2 client with prior knowledge: its preface's target ("*" with PRI) would be a
+    // 400 in HTTP/1.1; the version comes first.
+    refused("HTTP/2 connection preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", SLUICE_HTTP_ERR_VERSION_NOT_SUPPORTED, 505),
+    refused("bad target form in HTTP/3.0", "GET a/b HTTP/3.0\r\nHost: a\r\n\r\n", SLUICE_HTTP_ERR_VERSION_NOT_SUPPORTED, 505),
     refused("space inside target", "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", SLUICE_HTTP_ERR_BAD_VERSION, 400),
     refused("fragment in target", "GET /a#f HTTP/1.1\r\nHost: a\r\n\r\n", SLUICE_HTTP_ERR_BAD_TARGET, 400),
     refused("relative target", "GET a/b HTTP/1.1\r\nHost: a\r\n\r\n", SLUICE_HTTP_ERR_BAD_TARGET, 400),
