@@ -10,6 +10,7 @@
  * water mark, so a client that never reads cannot grow the server's memory.
  */
 #include "io_internal.h"
+#include "http_chars.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -323,9 +324,39 @@ static void write_output(sluice_io_conn *conn, sluice_io_output *out) {
     }
 }
 
-static void send_error(sluice_io_conn *conn, int status, const char *message) {
+/* The value of the first X-Request-ID field among the head's, or NULL. */
+static const sluice_http_field *client_request_id(const sluice_http_request *head) {
+    for (size_t i = 0; i < head->num_fields; i++) {
+        const sluice_http_field *f = &head->fields[i];
+        if (SLUICE__IEQ(f->name, f->name_len, "x-request-id")) return f;
+    }
+    return NULL;
+}
+
+/*
+ * Refuses the connection's request and closes it after the answer. head: the request's head
+ * fields as far as they were read into the connection's current buffer (a parse that failed
+ * partway leaves the fields before the failure), so that the engine can echo the client's
+ * X-Request-ID; NULL when none are at hand.
+ */
+static void send_error(sluice_io_conn *conn, int status, const char *message, const sluice_http_request *head) {
+    const sluice_io_callbacks *callbacks = &conn->loop->server->callbacks;
+    char id[SLUICE_IO_REFUSAL_ID_MAX];
+    size_t id_len = 0;
+    if (callbacks->refusal_id) {
+        const sluice_http_field *client = head ? client_request_id(head) : NULL;
+        id_len = callbacks->refusal_id(callbacks->context, client ? client->value : NULL, client ? client->value_len : 0,
+                                       id, sizeof(id));
+        if (id_len > sizeof(id)) id_len = 0;
+        for (size_t i = 0; i < id_len; i++) {
+            if (id[i] <= 0x20 || id[i] >= 0x7F) { /* never a byte that could break the head */
+                id_len = 0;
+                break;
+            }
+        }
+    }
     atomic_fetch_add(&conn->loop->server->requests_refused, 1);
-    write_output(conn, sluice__response_error(status, message));
+    write_output(conn, sluice__response_error(status, message, id, id_len));
     begin_closing(conn);
 }
 
@@ -354,7 +385,7 @@ static void on_timer(uv_timer_t *timer) {
     if (conn->state == CONN_HEAD && conn->len == 0) {
         conn_close(conn); /* idle, or never sent a byte: nothing to answer */
     } else {
-        send_error(conn, 408, "request timeout");
+        send_error(conn, 408, "request timeout", NULL);
     }
 }
 
@@ -413,7 +444,7 @@ static void dispatch(sluice_io_conn *conn) {
     }
     sluice_io_request *request = request_new(loop);
     if (request == NULL) {
-        send_error(conn, 500, "out of memory");
+        send_error(conn, 500, "out of memory", NULL);
         return;
     }
     request->loop = loop;
@@ -475,7 +506,7 @@ static int start_body(sluice_io_conn *conn) {
         conn->state = CONN_BODY_CHUNKED;
     }
     if (conn->head.body_kind == SLUICE_HTTP_BODY_LENGTH && conn->body == NULL) {
-        send_error(conn, 500, "out of memory");
+        send_error(conn, 500, "out of memory", NULL);
         return STEP_STOP;
     }
     arm_timer(conn, TIMER_HEADER);
@@ -630,7 +661,7 @@ static int step_head(sluice_io_conn *conn) {
         return STEP_STOP;
     }
     if (rc < 0) {
-        send_error(conn, sluice_http_error_status(rc), sluice_http_error_message(rc));
+        send_error(conn, sluice_http_error_status(rc), sluice_http_error_message(rc), &conn->head);
         return STEP_STOP;
     }
     atomic_fetch_add(&conn->loop->server->requests_parsed, 1);
@@ -643,7 +674,7 @@ static int step_head(sluice_io_conn *conn) {
     }
     int stream = plan_body(conn);
     if (conn->head.body_kind == SLUICE_HTTP_BODY_LENGTH && conn->head.content_length > conn->body_limit) {
-        send_error(conn, 413, sluice_http_error_message(SLUICE_HTTP_ERR_BODY_TOO_LARGE));
+        send_error(conn, 413, sluice_http_error_message(SLUICE_HTTP_ERR_BODY_TOO_LARGE), &conn->head);
         return STEP_STOP;
     }
     if (!stream && conn->head.body_kind == SLUICE_HTTP_BODY_LENGTH &&
@@ -693,11 +724,11 @@ static int step_body_chunked(sluice_io_conn *conn) {
         int rc = sluice_http_chunked_decode(&conn->chunked, conn->buf + conn->head_len, conn->len - conn->head_len,
                                             &consumed, &offset, &n);
         if (rc < 0 && rc != SLUICE_HTTP_INCOMPLETE) {
-            send_error(conn, sluice_http_error_status(rc), sluice_http_error_message(rc));
+            send_error(conn, sluice_http_error_status(rc), sluice_http_error_message(rc), NULL);
             return STEP_STOP;
         }
         if (rc == SLUICE_HTTP_CHUNK_DATA && append_body(conn, conn->buf + conn->head_len + offset, n) != 0) {
-            send_error(conn, 500, "out of memory");
+            send_error(conn, 500, "out of memory", NULL);
             return STEP_STOP;
         }
         consume(conn, conn->head_len, consumed);

@@ -46,6 +46,9 @@ typedef struct sluice_io_conn sluice_io_conn;
  * the rest are read, not after (the tail latency then follows one batch, not the whole poll). */
 #define SLUICE_IO_RUN_JOBS_EVERY 64
 
+/* The longest X-Request-ID a refusal carries (the engine echoes client ids up to 200 bytes). */
+#define SLUICE_IO_REFUSAL_ID_MAX 256
+
 /* A growable ring of pointers; FIFO. */
 typedef struct sluice_io_ring {
     void **items;
@@ -230,7 +233,8 @@ void sluice__stream_run_messages(sluice_io_loop *loop);
 enum { SLUICE_CONNECTION_DEFAULT = 0, SLUICE_CONNECTION_CLOSE = 1, SLUICE_CONNECTION_KEEP_ALIVE = 2 };
 sluice_io_output *sluice__response_build(int status, int is_head, int connection, const char *headers,
                                          size_t headers_len, const void *body, size_t body_len);
-sluice_io_output *sluice__response_error(int status, const char *message);
+/* A refusal: status, the message as a text/plain body, and X-Request-ID unless id_len is 0. */
+sluice_io_output *sluice__response_error(int status, const char *message, const char *id, size_t id_len);
 sluice_io_output *sluice__response_raw(const char *bytes, size_t len);
 /* RFC 9110 6.4.1 and 8.6: 1xx, 204 and 304 carry neither body nor Content-Length. */
 static inline int sluice__status_is_bodiless(int status) { return status < 200 || status == 204 || status == 304; }

@@ -216,11 +216,17 @@ sluice_io_output *sluice__response_head(int status, int connection, int framing,
     return build(status, 1, connection, framing, content_length, headers, headers_len, NULL, 0);
 }
 
-sluice_io_output *sluice__response_error(int status, const char *message) {
+sluice_io_output *sluice__response_error(int status, const char *message, const char *id, size_t id_len) {
     char body[160];
     int body_len = snprintf(body, sizeof(body), "%s\n", message);
-    static const char type[] = "Content-Type: text/plain; charset=utf-8\r\n";
-    return sluice__response_build(status, 0, SLUICE_CONNECTION_CLOSE, type, sizeof(type) - 1, body, (size_t)body_len);
+    char fields[SLUICE_IO_REFUSAL_ID_MAX + 64];
+    int fields_len = id_len > 0 && id_len <= SLUICE_IO_REFUSAL_ID_MAX
+                         ? snprintf(fields, sizeof(fields), "X-Request-ID: %.*s\r\n", (int)id_len, id)
+                         : 0;
+    fields_len += snprintf(fields + fields_len, sizeof(fields) - (size_t)fields_len,
+                           "Content-Type: text/plain; charset=utf-8\r\n");
+    return sluice__response_build(status, 0, SLUICE_CONNECTION_CLOSE, fields, (size_t)fields_len, body,
+                                  (size_t)body_len);
 }
 
 sluice_io_output *sluice__response_raw(const char *bytes, size_t len) {

@@ -24,6 +24,7 @@ final class IOServer: @unchecked Sendable {
         if dispatcher.router.plansBodies { callbacks.plan_body = Self.planBody }
         callbacks.on_body = Self.onBody
         callbacks.on_response_written = Self.onResponseWritten
+        callbacks.refusal_id = Self.refusalID
         var created: OpaquePointer?
         let rc = configuration.host.withCString { host in
             var options = sluice_io_options()
@@ -151,6 +152,28 @@ final class IOServer: @unchecked Sendable {
         _, requestContext, count in
         guard let requestContext else { return }
         Unmanaged<PendingRequest>.fromOpaque(requestContext).takeUnretainedValue().streamWritten(count)
+    }
+
+    /// The id of an answer the shim gives by itself (a parse refusal, a 408, a 413): the
+    /// client's own when it is safe to echo, else a fresh one, as for any other answer.
+    private static let refusalID: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, Int,
+                                                  UnsafeMutablePointer<CChar>?, Int) -> Int = {
+        _, client, clientLength, out, capacity in
+        guard let out else { return 0 }
+        if let client {
+            let bytes = UnsafeRawPointer(client).bindMemory(to: UInt8.self, capacity: clientLength)
+            let clientID = UnsafeBufferPointer(start: bytes, count: clientLength)
+            if RequestID.isAcceptable(clientID), clientID.count <= capacity {
+                UnsafeMutableRawPointer(out).copyMemory(from: bytes, byteCount: clientID.count)
+                return clientID.count
+            }
+        }
+        var id = RequestID.make()
+        return id.withUTF8 { utf8 in
+            guard let base = utf8.baseAddress, utf8.count <= capacity else { return 0 }
+            UnsafeMutableRawPointer(out).copyMemory(from: base, byteCount: utf8.count)
+            return utf8.count
+        }
     }
 
     private static let onLoopDrained: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Void = { context, _ in

@@ -113,6 +113,19 @@ static void ignore_loop(void *context, int loop_index) {
     (void)loop_index;
 }
 
+/* Echoes whatever the client sent as its id, unchecked, so that the shim's own check of the
+ * bytes it puts in a head is fuzzed too; a fixed id otherwise. */
+static size_t refusal_id(void *context, const char *client_id, size_t client_id_len, char *out, size_t cap) {
+    (void)context;
+    if (client_id != NULL && client_id_len <= cap) {
+        memcpy(out, client_id, client_id_len);
+        return client_id_len;
+    }
+    static const char fixed[] = "fuzz-1";
+    memcpy(out, fixed, sizeof(fixed) - 1);
+    return sizeof(fixed) - 1;
+}
+
 static void no_jobs(void *executor_context, void *job) {
     (void)executor_context;
     (void)job;
@@ -124,7 +137,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argv;
     sluice_io_options options = {"127.0.0.1", 0, 1, 256, 1024, 32, 4096, 2000, 2000, 64, 64 * 1024};
     sluice_io_callbacks callbacks = {NULL, on_request, on_aborted, release, ignore_context, ignore_loop, no_jobs,
-                                     plan_body, on_body, NULL};
+                                     plan_body, on_body, NULL, refusal_id};
     require(sluice_io_server_create(&server, &options, &callbacks) == 0);
     require(sluice_io_server_start(server) == 0);
     port = sluice_io_server_port(server);

@@ -104,6 +104,35 @@ def test_bad_query_parameters_are_400_naming_the_parameter(demo):
         assert body["request_id"] == response.header("x-request-id")
 
 
+def test_refusals_carry_a_request_id(start_demo):
+    # The server's own refusals (the parser's, the body limit's) carry X-Request-ID like every
+    # other answer: the client's own when it is safe to echo and was read, else a fresh one.
+    demo = start_demo("--max-body-bytes", 100)
+    seen = set()
+    for raw, status, own in [
+        (b"GET / HTTP/1.1\r\nHost: a\r\nX-Request-ID: mine-1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+         400, "mine-1"),
+        (b"POST /echo HTTP/1.1\r\nHost: a\r\nX-Request-ID: mine-2\r\nContent-Length: 101\r\n\r\n", 413, "mine-2"),
+        (b"GET /hello HTTP/1.1\r\nX-Request-ID: mine-3\r\n\r\n", 400, "mine-3"),  # no Host
+        (b"GET /hello HTTP/1.1\r\nHost: a\r\nX-Request-ID: not safe\r\nBad Name: x\r\n\r\n", 400, None),
+        (b"GET /hello HTTP/9.0\r\nHost: a\r\n\r\n", 505, None),
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 414, None),
+        (b"GET /hello HTTP/1.1\r\nHost: a\r\n" + b"X: y\r\n" * 101 + b"\r\n", 431, None),
+    ]:
+        with Connection(demo.port) as connection:
+            connection.send(raw)
+            response = connection.read_response()
+            assert response.status == status, raw[:60]
+            request_id = response.header("x-request-id")
+            assert request_id, raw[:60]
+            if own:
+                assert request_id == own
+            else:
+                assert all(0x21 <= ord(c) < 0x7F for c in request_id) and request_id not in seen
+            seen.add(request_id)
+            assert connection.closed_by_server()
+
+
 def test_body_over_limit_is_413(start_demo):
     demo = start_demo("--max-body-bytes", 100)
     response = request(demo.port, "POST", "/echo", body=b"x" * 101)

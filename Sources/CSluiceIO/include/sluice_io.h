@@ -98,6 +98,15 @@ typedef struct sluice_io_callbacks {
     void (*on_body)(void *context, void *request_context, const uint8_t *data, size_t len, int status);
     /* Payload bytes of a streamed response reached the socket (framing not counted). Loop thread. */
     void (*on_response_written)(void *context, void *request_context, size_t bytes);
+    /*
+     * Optional. The X-Request-ID of an answer the shim gives by itself (a refusal: 400, 408,
+     * 413, 414, 431, 501, 505, or a 500 when out of memory), so that every answer carries
+     * one. client_id is the value of the request's first X-Request-ID field when its head
+     * was read that far (client_id_len bytes, not terminated), else NULL. Writes the id
+     * (visible ASCII) into out, at most cap bytes, and returns its length; 0 sends none.
+     * Loop thread.
+     */
+    size_t (*refusal_id)(void *context, const char *client_id, size_t client_id_len, char *out, size_t cap);
 } sluice_io_callbacks;
 
 typedef struct sluice_io_options {
