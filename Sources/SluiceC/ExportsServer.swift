@@ -180,8 +180,10 @@ extension Configuration {
     init?(cOptions options: sluice_server_options?) {
         self.init()
         // C programs cannot bootstrap swift-log: the server logs to stderr itself, never blocking.
-        logger = Self.stderrLogger(.info)
-        guard let o = options else { return }
+        guard let o = options else {
+            logger = Self.stderrLogger(.info)
+            return
+        }
         guard let host = CString.read(o.host), o.port >= 0, o.port <= 65535, o.io_threads >= 1, o.io_threads <= 64,
             o.max_connections >= 1, o.max_concurrency >= 1, o.max_queue >= 0, o.max_request_line >= 16,
             o.max_header_bytes >= 64, o.max_header_count >= 1, o.header_timeout_ms > 0, o.idle_timeout_ms > 0,

@@ -40,19 +40,12 @@ static long long number(const char *flag, const char *value, long long min, long
     return n;
 }
 
-/* Whether flag is one that takes a value (all but --access-log and --help): a last flag
- * without one is told apart from a misspelled one. */
+/* Whether flag takes a value: the usage shows each such flag as "[--flag VALUE]". A last
+ * flag without its value is told apart from a misspelled one. */
 static int takes_value(const char *flag) {
-    static const char *const valued[] = {
-        "--host", "--port", "--io-threads", "--max-concurrency", "--max-queue", "--queue-timeout-ms",
-        "--handler-timeout-ms", "--gate-limit", "--max-body-bytes", "--drain-timeout-ms", "--adaptive-target-ms",
-        "--min-limit", "--overload-status", "--work-capacity", "--work-weight", "--fast-share",
-        "--upload-limit-bytes", "--log-level",
-    };
-    for (size_t i = 0; i < sizeof(valued) / sizeof(valued[0]); i++) {
-        if (strcmp(flag, valued[i]) == 0) return 1;
-    }
-    return 0;
+    char shown[64];
+    int n = snprintf(shown, sizeof(shown), "[%s ", flag);
+    return n > 0 && (size_t)n < sizeof(shown) && strstr(usage, shown) != NULL;
 }
 
 static void parse(int argc, char **argv, sluice_server_options *o, routes_settings *r) {
