@@ -84,6 +84,18 @@ typedef struct sluice_value sluice_value;
 #define SLUICE_LOG_CRITICAL 6
 #define SLUICE_LOG_OFF 7
 
+/* Writes one line "LEVEL LABEL: MESSAGE" (as "info app: started", LEVEL one of trace, debug,
+ * info, notice, warning, error, critical) to stderr through the writer the servers' own log
+ * uses: lines from any threads never interleave, and a line that stderr cannot take at once
+ * (a pipe nobody reads, a closed descriptor) is dropped instead of blocking the caller. The
+ * line is cut to PIPE_BUF - 1 bytes and ends in a newline; a CR or LF inside the label or
+ * message becomes a space, so one call is always one line. The level is written, not
+ * filtered: compare it with your own threshold first. label and message are read during the
+ * call only; invalid UTF-8 is replaced. Any thread, with or without a server.
+ * Returns 0 when the line was written, 1 when it was dropped, SLUICE_EINVAL for a NULL label
+ * or message or a level outside SLUICE_LOG_TRACE..SLUICE_LOG_CRITICAL. */
+SLUICE_EXPORT int sluice_log(int level, const char *label, const char *message);
+
 typedef struct sluice_server_options {
     size_t size;                 /* sizeof(sluice_server_options) */
     const char *host;            /* IPv4 or IPv6 address; copied */

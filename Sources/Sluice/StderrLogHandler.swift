@@ -30,21 +30,33 @@ public struct StderrLogHandler: LogHandler {
         var all = metadata
         if let extra = event.metadata { all.merge(extra) { $1 } }
         let fields = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let line = "\(event.level) \(label): \(event.message)\(fields.isEmpty ? "" : " " + fields)\n"
-        Self.writeUnlessFull(Array(line.utf8.prefix(Int(PIPE_BUF) - 1)))
+        Self.write(level: event.level, label: label, message: "\(event.message)\(fields.isEmpty ? "" : " " + fields)")
+    }
+
+    /// Writes `LEVEL LABEL: MESSAGE` as one line, cut to `PIPE_BUF - 1` bytes so that it
+    /// reaches a pipe whole; a CR or LF inside becomes a space, so that one call can never
+    /// forge a second line. Returns false when the line was dropped (stderr full or closed).
+    @discardableResult
+    package static func write(level: Logger.Level, label: String, message: String) -> Bool {
+        var bytes = Array("\(level) \(label): \(message)".utf8.prefix(Int(PIPE_BUF) - 2))
+        for index in bytes.indices where bytes[index] == UInt8(ascii: "\n") || bytes[index] == UInt8(ascii: "\r") {
+            bytes[index] = UInt8(ascii: " ")
+        }
+        bytes.append(UInt8(ascii: "\n"))
+        return writeUnlessFull(bytes)
     }
 
     /// Serializes the check and the write: two threads that both saw room for one line could
     /// otherwise both write, and the second block.
     private static let writer = Locked(())
 
-    private static func writeUnlessFull(_ bytes: [UInt8]) {
+    private static func writeUnlessFull(_ bytes: [UInt8]) -> Bool {
         writer.withLock { _ in
             // A pipe reports POLLOUT while it has a free slot, which takes a write of up to
             // PIPE_BUF bytes whole and at once.
             var ready = pollfd(fd: 2, events: Int16(POLLOUT), revents: 0)
-            guard poll(&ready, 1, 0) == 1, ready.revents & Int16(POLLOUT) != 0 else { return }
-            _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            guard poll(&ready, 1, 0) == 1, ready.revents & Int16(POLLOUT) != 0 else { return false }
+            return bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) } == bytes.count
         }
     }
 }

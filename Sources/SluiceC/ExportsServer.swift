@@ -189,7 +189,7 @@ extension Configuration {
             o.max_header_bytes >= 64, o.max_header_count >= 1, o.header_timeout_ms > 0, o.idle_timeout_ms > 0,
             o.queue_timeout_ms > 0, o.handler_timeout_ms > 0, o.max_body_bytes <= UInt64(Int.max),
             o.overload_status == 503 || o.overload_status == 429, o.retry_after_seconds >= 1,
-            let level = Self.logLevel(o.log_level),
+            let level = CLogLevel.from(o.log_level),
             o.adaptive == 0 || (o.adaptive_min_limit >= 1 && o.adaptive_min_limit <= o.max_concurrency && o.adaptive_target_ms > 0)
         else { return nil }
         self.host = host
@@ -220,21 +220,6 @@ extension Configuration {
 }
 
 extension Configuration {
-    /// A SLUICE_LOG_* level: nil for a level out of range, .some(nil) for SLUICE_LOG_OFF.
-    fileprivate static func logLevel(_ level: Int32) -> Logger.Level?? {
-        switch level {
-        case SLUICE_LOG_TRACE: return .trace
-        case SLUICE_LOG_DEBUG: return .debug
-        case SLUICE_LOG_INFO: return .info
-        case SLUICE_LOG_NOTICE: return .notice
-        case SLUICE_LOG_WARNING: return .warning
-        case SLUICE_LOG_ERROR: return .error
-        case SLUICE_LOG_CRITICAL: return .critical
-        case SLUICE_LOG_OFF: return .some(nil)
-        default: return nil
-        }
-    }
-
     /// The server's logger for C programs: StderrLogHandler at `level`, or no output at all.
     fileprivate static func stderrLogger(_ level: Logger.Level?) -> Logger {
         guard let level else { return Logger(label: "sluice") { _ in SwiftLogNoOpLogHandler() } }

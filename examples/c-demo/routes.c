@@ -6,12 +6,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const sluice_header json_type[] = {{"Content-Type", "application/json"}};
 
@@ -192,8 +189,8 @@ static void stats(sluice_request *request, void *user_data) {
     respond_json(request, body);
 }
 
-/* The access log line, as the Swift demo's swift-log handler writes it; dropped rather than
- * block when stderr is a full pipe (a server must not stall on its own logging). */
+/* The access log line, as the Swift demo's swift-log handler writes it, through the library's
+ * writer (dropped rather than block when stderr is a full pipe). */
 static void access_log(const sluice_request *request, int status, size_t body_bytes, uint64_t duration_us,
                        void *user_data) {
     (void)user_data;
@@ -201,21 +198,10 @@ static void access_log(const sluice_request *request, int status, size_t body_by
     if (status == 0) snprintf(status_text, sizeof(status_text), "cancelled");
     else snprintf(status_text, sizeof(status_text), "%d", status);
     char line[1024];
-    int n = snprintf(line, sizeof(line), "info sluice-access: %s %s %s bytes=%zu duration_ms=%.3f request_id=%s\n",
+    int n = snprintf(line, sizeof(line), "%s %s %s bytes=%zu duration_ms=%.3f request_id=%s",
                      sluice_request_method(request), sluice_request_path(request), status_text, body_bytes,
                      (double)duration_us / 1000, sluice_request_id(request));
-    if (n <= 0) return;
-    if ((size_t)n >= sizeof(line)) n = sizeof(line) - 1;
-    /* The check and the write under one lock: two threads that both saw room for one line
-     * could otherwise both write, and the second block. */
-    static pthread_mutex_t writer = PTHREAD_MUTEX_INITIALIZER;
-    pthread_mutex_lock(&writer);
-    struct pollfd ready = {.fd = 2, .events = POLLOUT};
-    if (poll(&ready, 1, 0) == 1 && (ready.revents & POLLOUT)) {
-        ssize_t written = write(2, line, (size_t)n);
-        (void)written;
-    }
-    pthread_mutex_unlock(&writer);
+    if (n > 0) sluice_log(SLUICE_LOG_INFO, "sluice-access", line);
 }
 
 int routes_add(sluice_server *server, const routes_settings *settings) {
