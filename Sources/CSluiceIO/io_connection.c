@@ -168,6 +168,8 @@ static void conn_close(sluice_io_conn *conn) {
     if (conn->next) conn->next->prev = conn->prev;
     free(conn->body);
     conn->body = NULL;
+    free(conn->cork); /* answers gathered for a client that is gone */
+    conn->cork = NULL;
     conn->pending_closes = conn->body_timer ? 3 : 2;
     uv_close((uv_handle_t *)&conn->timer, on_closed);
     if (conn->body_timer) uv_close((uv_handle_t *)conn->body_timer, on_body_timer_closed);
@@ -186,9 +188,13 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
     }
 }
 
+static void flush_cork(sluice_io_conn *conn);
+
 /* Stops taking requests: the answers queued so far go out, then FIN, then input is drained and dropped. */
 static void begin_closing(sluice_io_conn *conn) {
     if (conn->closing || conn->state == CONN_CLOSING) return;
+    flush_cork(conn);
+    if (conn->closing) return;
     conn->state = CONN_CLOSING;
     conn->len = 0;
     /* Bounded even when the client never reads what is queued for it. */
@@ -262,6 +268,8 @@ static int try_send(sluice_io_conn *conn, const uv_buf_t *bufs, unsigned int nbu
  * respond returns.
  */
 static void write_lent(sluice_io_conn *conn, const char *head, size_t head_len, const void *body, size_t body_len) {
+    flush_cork(conn); /* gathered answers go first */
+    if (conn->closing) return;
     uv_buf_t bufs[2] = {uv_buf_init((char *)head, (unsigned int)head_len),
                         uv_buf_init((char *)body, (unsigned int)body_len)};
     int n = try_send(conn, bufs, body_len ? 2 : 1);
@@ -292,7 +300,9 @@ static void write_lent(sluice_io_conn *conn, const char *head, size_t head_len, 
 
 /* Tries the socket first so that small answers cost no allocation of a write request. */
 static void write_output(sluice_io_conn *conn, sluice_io_output *out) {
-    if (out == NULL) {
+    flush_cork(conn); /* gathered answers go first */
+    if (out == NULL || conn->closing) {
+        free(out);
         conn_close(conn);
         return;
     }
@@ -321,6 +331,45 @@ static void write_output(sluice_io_conn *conn, sluice_io_output *out) {
     if (uv_write(&out->write, (uv_stream_t *)&conn->tcp, &buf, 1, on_write) != 0) {
         free(out);
         conn_close(conn);
+    }
+}
+
+/* Sends the answers gathered so far, if any. */
+static void flush_cork(sluice_io_conn *conn) {
+    sluice_io_output *cork = conn->cork;
+    if (cork == NULL) return;
+    conn->cork = NULL;
+    write_output(conn, cork);
+}
+
+/*
+ * Gathers an answer (head, then body) to be sent with the others when the connection's
+ * processing ends, or the loop's jobs are done; 0 when it does not fit beside them (or no
+ * memory): it is then written at once, after them.
+ */
+static int cork_answer(sluice_io_conn *conn, const char *head, size_t head_len, const void *body, size_t body_len) {
+    size_t used = conn->cork ? conn->cork->len : 0;
+    if (head_len > SLUICE_IO_CORK_BYTES - used || body_len > SLUICE_IO_CORK_BYTES - used - head_len) return 0;
+    if (conn->cork == NULL && (conn->cork = sluice__output_alloc(SLUICE_IO_CORK_BYTES)) == NULL) return 0;
+    sluice_io_loop *loop = conn->loop;
+    if (loop->running_jobs && !conn->listed_corked) { /* sent when the jobs are done */
+        conn->listed_corked = 1;
+        conn->next_corked = loop->corked;
+        loop->corked = conn;
+    }
+    memcpy(conn->cork->data + used, head, head_len);
+    if (body_len) memcpy(conn->cork->data + used + head_len, body, body_len);
+    conn->cork->len = used + head_len + body_len;
+    return 1;
+}
+
+void sluice__conn_flush_corked(sluice_io_loop *loop) {
+    /* Within the callback that listed them: closed connections are not yet freed. */
+    while (loop->corked) {
+        sluice_io_conn *conn = loop->corked;
+        loop->corked = conn->next_corked;
+        conn->listed_corked = 0;
+        flush_cork(conn);
     }
 }
 
@@ -465,6 +514,7 @@ static void dispatch(sluice_io_conn *conn) {
      * server's OPTIONS, shutting down) resets body_len, and the body must still be skipped,
      * never read as the next request. */
     size_t body_in_buffer = conn->body_in_buffer ? (size_t)conn->body_len : 0;
+    conn->more_input = conn->len > conn->head_len + body_in_buffer;
     loop->dispatched_unrun++;
     loop->server->callbacks.on_request(loop->server->callbacks.context, loop->index, request, &view);
     free(conn->body);
@@ -754,6 +804,7 @@ static void conn_process(sluice_io_conn *conn) {
         }
     }
     conn->processing = 0;
+    if (!conn->loop->running_jobs) flush_cork(conn); /* else when the jobs are done */
     release_buffer(conn);
     update_reading(conn);
 }
@@ -895,8 +946,17 @@ void sluice__conn_deliver(sluice_io_request *request) {
     conn->body_credit = 0;
     conn->body_len = 0; /* counted the streamed bytes; the next request's view must not see it */
     if (conn->body_timer) uv_timer_stop(conn->body_timer);
+    /* Answered while the loop processes this connection or runs its jobs, with another request
+     * already read behind it (pipelining): gathered, and sent with the next ones in one write
+     * (the last of them joins the others too: it leaves with them, at the same moment). */
+    int gather = (conn->processing || conn->loop->running_jobs) && (conn->more_input || conn->cork != NULL) &&
+                 !close && !body_unread && !conn->peer_eof && !conn->loop->draining;
     if (lent_head) {
-        write_lent(conn, lent_head, lent_head_len, lent_body, lent_body_len);
+        if (!gather || !cork_answer(conn, lent_head, lent_head_len, lent_body, lent_body_len)) {
+            write_lent(conn, lent_head, lent_head_len, lent_body, lent_body_len);
+        }
+    } else if (gather && out != NULL && cork_answer(conn, out->data, out->len, NULL, 0)) {
+        free(out);
     } else {
         write_output(conn, out);
     }

@@ -44,6 +44,7 @@ void sluice__ring_free(sluice_io_ring *ring) {
 /*
  * Runs local jobs and streaming messages until none is left; each may queue more of the
  * other (a job writes a chunk, a written chunk resumes a task), which run in this pass too.
+ * Then the answers gathered for pipelined requests go out (a failed write may queue jobs).
  */
 static void run_local_jobs(sluice_io_loop *loop) {
     loop->running_jobs = 1;
@@ -54,6 +55,7 @@ static void run_local_jobs(sluice_io_loop *loop) {
             loop->server->callbacks.run_job(loop->executor_context, job);
         }
         sluice__stream_run_messages(loop);
+        if (loop->jobs.count == 0) sluice__conn_flush_corked(loop);
     } while (loop->jobs.count > 0);
     uv_idle_stop(&loop->idle);
     loop->running_jobs = 0;

@@ -84,8 +84,9 @@ func userSeconds(thread: Bool) -> Double {
 /// Sends `count` pipelined requests over one connection in batches and reads every answer.
 /// Returns the wall time per request and the user CPU per request of everything but this
 /// (the client's) thread: the server's loop parsing, handing the request to a Swift task,
-/// the handler, and the answer back to the loop. System time is left out: each answer is
-/// one write to the socket, which is the kernel's work, not the engine's.
+/// the handler, and the answer back to the loop. System time is left out: the writes to the
+/// socket (the answers to a batch gathered into writes of up to 16 KiB) are the kernel's work,
+/// not the engine's.
 func pipelined(port: Int, count: Int, batch: Int) -> (wall: Double, serverUser: Double) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     precondition(fd >= 0, "socket")
@@ -152,7 +153,7 @@ await withThrowingTaskGroup(of: Void.self) { group in
     }.value
     report("request through the engine (user)", user,
            "server user CPU per request: loop parse, hand-off to a Swift task, handler, answer to the loop")
-    report("  the same, wall time", wall, "per request with 100 pipelined per write; each answer is a write")
+    report("  the same, wall time", wall, "per request with 100 pipelined per write, their answers gathered into a few writes")
     server.shutdown()
     try? await group.waitForAll()
 }
