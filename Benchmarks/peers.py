@@ -28,6 +28,8 @@ WORKLOADS = [
     ("GET /json, 64 connections", "/json", 64, None),
     ("POST /echo 4 KiB, 64 connections", "/echo", 64, os.path.join(HERE, "peers", "post4k.lua")),
     ("GET /hello, 1000 connections", "/hello", 1000, None),
+    # As TechEmpower's plaintext test sends them: wrk counts each answer as a request.
+    ("GET /hello pipelined 16 deep, 64 connections", "/hello", 64, os.path.join(HERE, "peers", "pipeline16.lua")),
 ]
 # The bars of the performance issue, against the Swift demo on GET /hello with 64 connections.
 BARS = {"nginx": 0.9, "node http": 1.8, "Hummingbird 2": 4.0}
