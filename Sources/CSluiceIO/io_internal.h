@@ -219,8 +219,8 @@ struct sluice_io_conn {
     int processing;           /* inside conn_process; guards re-entry */
     int more_input;           /* bytes of another request follow the one handed over */
     sluice_io_output *cork;   /* answers gathered for one write (SLUICE_IO_CORK_BYTES) */
-    sluice_io_conn *next_corked; /* in loop->corked */
-    int listed_corked;           /* in loop->corked */
+    sluice_io_conn *next_corked; /* in loop->corked, while listed_corked */
+    int listed_corked;
     int peer_eof;             /* the client sent FIN */
     int pending_closes;       /* handles still closing before the memory can go */
 };
