@@ -246,7 +246,8 @@ void sluice__stream_run_messages(sluice_io_loop *loop);
 enum { SLUICE_CONNECTION_DEFAULT = 0, SLUICE_CONNECTION_CLOSE = 1, SLUICE_CONNECTION_KEEP_ALIVE = 2 };
 sluice_io_output *sluice__response_build(int status, int is_head, int connection, const char *headers,
                                          size_t headers_len, const void *body, size_t body_len);
-/* A refusal: status, the message as a text/plain body, and X-Request-ID unless id_len is 0. */
+/* A refusal: status, a JSON body {"error": message, "request_id": id} (the engine's error body;
+ * no request_id when id_len is 0), and X-Request-ID unless id_len is 0. */
 sluice_io_output *sluice__response_error(int status, const char *message, const char *id, size_t id_len);
 sluice_io_output *sluice__response_raw(const char *bytes, size_t len);
 /* RFC 9110 6.4.1 and 8.6: 1xx, 204 and 304 carry neither body nor Content-Length. */

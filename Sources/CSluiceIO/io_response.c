@@ -216,17 +216,52 @@ sluice_io_output *sluice__response_head(int status, int connection, int framing,
     return build(status, 1, connection, framing, content_length, headers, headers_len, NULL, 0);
 }
 
+/* Appends text as the inside of a JSON string at out[*len] (capacity cap), escaped; stops short
+ * rather than overrun or cut an escape in half. */
+static void put_json_text(char *out, size_t *len, size_t cap, const char *text, size_t text_len) {
+    for (size_t i = 0; i < text_len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        char escaped[7];
+        size_t n;
+        if (c == '"' || c == '\\') {
+            escaped[0] = '\\';
+            escaped[1] = (char)c;
+            n = 2;
+        } else if (c < 0x20 || c == 0x7F) {
+            n = (size_t)snprintf(escaped, sizeof(escaped), "\\u%04x", c);
+        } else {
+            escaped[0] = (char)c;
+            n = 1;
+        }
+        if (cap - *len < n) return;
+        memcpy(out + *len, escaped, n);
+        *len += n;
+    }
+}
+
+/* The engine's error body, {"error":"...","request_id":"..."}, so that a client reads every
+ * refusal alike, whether the shim or a handler's route gave it. */
 sluice_io_output *sluice__response_error(int status, const char *message, const char *id, size_t id_len) {
-    char body[160];
-    int body_len = snprintf(body, sizeof(body), "%s\n", message);
+    if (id_len > SLUICE_IO_REFUSAL_ID_MAX) id_len = 0;
+    /* Room for the message (up to 160 bytes of it), each id byte escaped (6 bytes at most),
+     * and the punctuation. */
+    char body[160 + 6 * SLUICE_IO_REFUSAL_ID_MAX + 32];
+    static const char open_error[] = "{\"error\":\"", then_id[] = "\",\"request_id\":\"", close[] = "\"}";
+    memcpy(body, open_error, sizeof(open_error) - 1);
+    size_t body_len = sizeof(open_error) - 1;
+    put_json_text(body, &body_len, body_len + 160, message, strlen(message));
+    if (id_len > 0) {
+        memcpy(body + body_len, then_id, sizeof(then_id) - 1);
+        body_len += sizeof(then_id) - 1;
+        put_json_text(body, &body_len, sizeof(body) - (sizeof(close) - 1), id, id_len);
+    }
+    memcpy(body + body_len, close, sizeof(close) - 1);
+    body_len += sizeof(close) - 1;
     char fields[SLUICE_IO_REFUSAL_ID_MAX + 64];
-    int fields_len = id_len > 0 && id_len <= SLUICE_IO_REFUSAL_ID_MAX
-                         ? snprintf(fields, sizeof(fields), "X-Request-ID: %.*s\r\n", (int)id_len, id)
-                         : 0;
+    int fields_len = id_len > 0 ? snprintf(fields, sizeof(fields), "X-Request-ID: %.*s\r\n", (int)id_len, id) : 0;
     fields_len += snprintf(fields + fields_len, sizeof(fields) - (size_t)fields_len,
-                           "Content-Type: text/plain; charset=utf-8\r\n");
-    return sluice__response_build(status, 0, SLUICE_CONNECTION_CLOSE, fields, (size_t)fields_len, body,
-                                  (size_t)body_len);
+                           "Content-Type: application/json\r\n");
+    return sluice__response_build(status, 0, SLUICE_CONNECTION_CLOSE, fields, (size_t)fields_len, body, body_len);
 }
 
 sluice_io_output *sluice__response_raw(const char *bytes, size_t len) {

@@ -106,7 +106,8 @@ def test_bad_query_parameters_are_400_naming_the_parameter(demo):
 
 def test_refusals_carry_a_request_id(start_demo):
     # The server's own refusals (the parser's, the body limit's) carry X-Request-ID like every
-    # other answer: the client's own when it is safe to echo and was read, else a fresh one.
+    # other answer: the client's own when it is safe to echo and was read, else a fresh one;
+    # and the same JSON error body as a handler's errors, its request_id the header's.
     demo = start_demo("--max-body-bytes", 100)
     seen = set()
     for raw, status, own in [
@@ -115,6 +116,7 @@ def test_refusals_carry_a_request_id(start_demo):
         (b"POST /echo HTTP/1.1\r\nHost: a\r\nX-Request-ID: mine-2\r\nContent-Length: 101\r\n\r\n", 413, "mine-2"),
         (b"GET /hello HTTP/1.1\r\nX-Request-ID: mine-3\r\n\r\n", 400, "mine-3"),  # no Host
         (b"GET /hello HTTP/1.1\r\nHost: a\r\nX-Request-ID: not safe\r\nBad Name: x\r\n\r\n", 400, None),
+        (b'GET /hello HTTP/1.1\r\nX-Request-ID: q"uo\\te\r\n\r\n', 400, 'q"uo\\te'),  # escaped in the body
         (b"GET /hello HTTP/9.0\r\nHost: a\r\n\r\n", 505, None),
         (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 414, None),
         (b"GET /hello HTTP/1.1\r\nHost: a\r\n" + b"X: y\r\n" * 101 + b"\r\n", 431, None),
@@ -130,6 +132,9 @@ def test_refusals_carry_a_request_id(start_demo):
             else:
                 assert all(0x21 <= ord(c) < 0x7F for c in request_id) and request_id not in seen
             seen.add(request_id)
+            assert response.header("content-type") == "application/json"
+            body = response.json()
+            assert body["request_id"] == request_id and body["error"], raw[:60]
             assert connection.closed_by_server()
 
 
