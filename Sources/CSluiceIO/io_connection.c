@@ -805,6 +805,8 @@ static void conn_process(sluice_io_conn *conn) {
     }
     conn->processing = 0;
     if (!conn->loop->running_jobs) flush_cork(conn); /* else when the jobs are done */
+    /* Half-closed, and no whole request of the client's is left: nothing more can come. */
+    if (conn->peer_eof && conn->state == CONN_HEAD && !conn->closing) begin_closing(conn);
     release_buffer(conn);
     update_reading(conn);
 }
@@ -961,7 +963,9 @@ void sluice__conn_deliver(sluice_io_request *request) {
         write_output(conn, out);
     }
     if (conn->closing) return;
-    if (close || body_unread || conn->peer_eof || conn->loop->draining) {
+    /* After a FIN the requests the client sent before it are still answered, in order (a
+     * client that pipelines and then half-closes waits for them); then the connection ends. */
+    if (close || body_unread || (conn->peer_eof && conn->len == 0) || conn->loop->draining) {
         begin_closing(conn);
         return;
     }
