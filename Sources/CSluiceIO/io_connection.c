@@ -805,8 +805,12 @@ static void conn_process(sluice_io_conn *conn) {
     }
     conn->processing = 0;
     if (!conn->loop->running_jobs) flush_cork(conn); /* else when the jobs are done */
-    /* Half-closed, and no whole request of the client's is left: nothing more can come. */
-    if (conn->peer_eof && conn->state == CONN_HEAD && !conn->closing) begin_closing(conn);
+    /* Half-closed, and no whole request of the client's is left: nothing more can come, and
+     * a head or body cut short by the FIN never completes. */
+    if (conn->peer_eof && !conn->closing &&
+        (conn->state == CONN_HEAD || conn->state == CONN_BODY_LENGTH || conn->state == CONN_BODY_CHUNKED)) {
+        begin_closing(conn);
+    }
     release_buffer(conn);
     update_reading(conn);
 }

@@ -120,3 +120,21 @@ def test_close_on_the_last_pipelined_request(demo):
         last = connection.read_response()
         assert last.body == b"Hello, World!" and last.header("connection") == "close"
         assert connection.closed_by_server()  # the request after it is never answered
+
+
+@pytest.mark.parametrize("cut_short", [
+    b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc",
+    b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+    b"GET /hello HTTP/1.1\r\nHo",
+], ids=["length-body", "chunked-body", "head"])
+def test_request_cut_short_by_a_fin_ends_the_connection_at_once(demo, cut_short):
+    # The answers before it go out; the unfinished request can never complete, so the server
+    # ends the connection instead of waiting out its 10 s header timeout.
+    with Connection(demo.port) as connection:
+        started = time.monotonic()
+        connection.send(HELLO * 2 + cut_short)
+        connection.sock.shutdown(socket.SHUT_WR)
+        for _ in range(2):
+            assert connection.read_response().body == b"Hello, World!"
+        assert connection.closed_by_server()
+        assert time.monotonic() - started < 5
