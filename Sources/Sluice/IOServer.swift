@@ -160,20 +160,22 @@ final class IOServer: @unchecked Sendable {
                                                   UnsafeMutablePointer<CChar>?, Int) -> Int = {
         _, client, clientLength, out, capacity in
         guard let out else { return 0 }
+        /// Writes id into out when it fits; its length, else 0 (no id).
+        func give(_ id: UnsafeBufferPointer<UInt8>) -> Int {
+            guard let base = id.baseAddress, id.count <= capacity else { return 0 }
+            UnsafeMutableRawPointer(out).copyMemory(from: base, byteCount: id.count)
+            return id.count
+        }
         if let client {
             let bytes = UnsafeRawPointer(client).bindMemory(to: UInt8.self, capacity: clientLength)
             let clientID = UnsafeBufferPointer(start: bytes, count: clientLength)
-            if RequestID.isAcceptable(clientID), clientID.count <= capacity {
-                UnsafeMutableRawPointer(out).copyMemory(from: bytes, byteCount: clientID.count)
-                return clientID.count
+            if RequestID.isAcceptable(clientID) {
+                let given = give(clientID)
+                if given > 0 { return given }  // too long for out: a fresh one instead
             }
         }
         var id = RequestID.make()
-        return id.withUTF8 { utf8 in
-            guard let base = utf8.baseAddress, utf8.count <= capacity else { return 0 }
-            UnsafeMutableRawPointer(out).copyMemory(from: base, byteCount: utf8.count)
-            return utf8.count
-        }
+        return id.withUTF8(give)
     }
 
     private static let onLoopDrained: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Void = { context, _ in
