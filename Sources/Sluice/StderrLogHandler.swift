@@ -34,11 +34,19 @@ public struct StderrLogHandler: LogHandler {
     }
 
     /// Writes `LEVEL LABEL: MESSAGE` as one line, cut to `PIPE_BUF - 1` bytes so that it
-    /// reaches a pipe whole; a CR or LF inside becomes a space, so that one call can never
-    /// forge a second line. Returns false when the line was dropped (stderr full or closed).
+    /// reaches a pipe whole (at a character's start, so the line stays valid UTF-8); a CR or
+    /// LF inside becomes a space, so that one call can never forge a second line. Returns
+    /// false when the line was dropped (stderr full or closed).
     @discardableResult
     package static func write(level: Logger.Level, label: String, message: String) -> Bool {
-        var bytes = Array("\(level) \(label): \(message)".utf8.prefix(Int(PIPE_BUF) - 2))
+        var bytes = Array("\(level) \(label): \(message)".utf8)
+        let room = Int(PIPE_BUF) - 2
+        if bytes.count > room {
+            // Back off the continuation bytes (10xxxxxx) of a character the cut would split.
+            var end = room
+            while end > 0 && bytes[end] & 0xC0 == 0x80 { end -= 1 }
+            bytes.removeSubrange(end...)
+        }
         for index in bytes.indices where bytes[index] == UInt8(ascii: "\n") || bytes[index] == UInt8(ascii: "\r") {
             bytes[index] = UInt8(ascii: " ")
         }

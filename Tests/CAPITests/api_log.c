@@ -39,6 +39,10 @@ int main(void) {
     static char long_message[3 * PIPE_BUF];
     memset(long_message, 'x', sizeof(long_message) - 1);
     logged cut = log_into(pipe_ends[0], SLUICE_LOG_TRACE, "app", long_message);
+    /* Two-byte characters after the 11-byte "trace app: ": the cut falls inside one. */
+    static char accented[3 * PIPE_BUF];
+    for (size_t i = 0; i + 2 < sizeof(accented); i += 2) memcpy(accented + i, "\xC3\xA9", 2);
+    logged cut_utf8 = log_into(pipe_ends[0], SLUICE_LOG_TRACE, "app", accented);
 
     /* Fill the pipe: the next line must be dropped at once, not wait for a reader. */
     char filler[4096];
@@ -60,6 +64,10 @@ int main(void) {
     CHECK_RC(cut.rc, 0);
     CHECK(cut.length == PIPE_BUF - 1 && cut.text[PIPE_BUF - 2] == '\n');
     CHECK(strncmp(cut.text, "trace app: xxx", 14) == 0 && strchr(cut.text, '\n') == cut.text + PIPE_BUF - 2);
+    /* The split character is left out whole: the line ends with a complete one. */
+    CHECK_RC(cut_utf8.rc, 0);
+    CHECK(cut_utf8.length == PIPE_BUF - 2 && cut_utf8.text[PIPE_BUF - 3] == '\n');
+    CHECK(memcmp(cut_utf8.text + PIPE_BUF - 5, "\xC3\xA9\n", 3) == 0);
     CHECK_RC(dropped_rc, 1);
     CHECK_RC(after.rc, 0);
     CHECK(strcmp(after.text, "notice app: room again\n") == 0);
