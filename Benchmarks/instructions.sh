@@ -4,7 +4,8 @@
 # Benchmarks/shared_core.py, judges what they cost in time).
 #
 # Usage: Benchmarks/instructions.sh SERVER [PATH] [PORT]
-#   SERVER  a demo binary taking --port (a static release build, as the benchmarks use)
+#   SERVER  a demo binary taking --port (a static release build, as the benchmarks use, or
+#           the C demo, whose libsluice.so is stripped and profiled the same way)
 #   PATH    the request path, /hello by default; PORT 18290 by default
 #
 # valgrind 3.19 cannot read the Swift toolchain's DWARF, so it runs a copy with its debug
@@ -21,7 +22,12 @@ done
 scratch=$(mktemp -d)
 trap 'pkill -f "$scratch/server --port $port" 2>/dev/null || true; rm -rf "$scratch"' EXIT
 strip --strip-debug -o "$scratch/server" "$server"
-valgrind --tool=callgrind --callgrind-out-file="$scratch/out" "$scratch/server" --port "$port" >"$scratch/log" 2>&1 &
+# The C demo's code is in libsluice.so (RelWithDebInfo): a stripped copy of it goes first in
+# the library path too, or valgrind gives up on its DWARF.
+library=$(ldd "$server" | awk '/libsluice/ {print $3}')
+if [ -n "$library" ]; then strip --strip-debug -o "$scratch/$(basename "$library")" "$library"; fi
+LD_LIBRARY_PATH="$scratch${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    valgrind --tool=callgrind --callgrind-out-file="$scratch/out" "$scratch/server" --port "$port" >"$scratch/log" 2>&1 &
 for _ in $(seq 100); do
     grep -q listening "$scratch/log" && break
     sleep 0.2
