@@ -133,6 +133,11 @@ def request(port, method, target, body=b"", headers=None, timeout=30.0):
         return connection.request(method, target, body, headers)
 
 
+def stats(port):
+    """The demo's /stats, parsed."""
+    return request(port, "GET", "/stats").json()
+
+
 async def fetch(port, method, target):
     """One request on its own connection; (status, headers, body)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)

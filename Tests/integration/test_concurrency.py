@@ -7,11 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import wait_until
-from http_client import Connection, request
-
-
-def stats(port):
-    return request(port, "GET", "/stats").json()
+from http_client import Connection, request, stats
 
 
 def assert_error_json(response, status):

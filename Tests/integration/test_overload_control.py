@@ -6,11 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import wait_until
-from http_client import request
-
-
-def stats(port):
-    return request(port, "GET", "/stats").json()
+from http_client import request, stats
 
 
 def test_health_is_never_shed_even_with_no_queue(start_demo):

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import wait_until
-from http_client import request, run_all
+from http_client import run_all, stats
 
 SEED = int(os.environ.get("SLUICE_TEST_SEED", random.randrange(1 << 32)))
 
@@ -25,10 +25,6 @@ SEED = int(os.environ.get("SLUICE_TEST_SEED", random.randrange(1 << 32)))
 def rng(request):
     # One stream per test and demo, so a failing test replays alone.
     return random.Random(f"{SEED}:{request.node.name}")
-
-
-def stats(port):
-    return request(port, "GET", "/stats").json()
 
 
 def statuses(answers):

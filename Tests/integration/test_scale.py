@@ -11,11 +11,7 @@ import time
 
 import pytest
 
-from http_client import request, run_all
-
-
-def stats(port):
-    return request(port, "GET", "/stats").json()
+from http_client import request, run_all, stats
 
 
 def connections_allowed(wanted):

@@ -13,15 +13,11 @@ import threading
 import time
 
 from conftest import memory, wait_until
-from http_client import Connection, request
+from http_client import Connection, request, stats
 
 MiB = 1 << 20
 GROWTH_BOUND = 64 * MiB
 ALPHABET = bytes(range(ord("a"), ord("z") + 1))
-
-
-def stats(port):
-    return request(port, "GET", "/stats").json()
 
 
 def pattern(offset, length):
