@@ -39,8 +39,9 @@ public struct StderrLogHandler: LogHandler {
     /// false when the line was dropped (stderr full or closed).
     @discardableResult
     package static func write(level: Logger.Level, label: String, message: String) -> Bool {
-        var bytes = Array("\(level) \(label): \(message)".utf8)
         let room = Int(PIPE_BUF) - 2
+        // One byte past the room, to see whether the cut falls inside a character.
+        var bytes = Array("\(level) \(label): \(message)".utf8.prefix(room + 1))
         if bytes.count > room {
             // Back off the continuation bytes (10xxxxxx) of a character the cut would split.
             var end = room
