@@ -88,8 +88,9 @@ typedef struct sluice_value sluice_value;
  * info, notice, warning, error, critical) to stderr through the writer the servers' own log
  * uses: lines from any threads never interleave, and a line that stderr cannot take at once
  * (a pipe nobody reads, a closed descriptor) is dropped instead of blocking the caller. The
- * line is cut to PIPE_BUF - 1 bytes and ends in a newline; a CR or LF inside the label or
- * message becomes a space, so one call is always one line. The level is written, not
+ * line is cut to at most PIPE_BUF - 1 bytes, never inside a UTF-8 character, and ends in a
+ * newline; a CR or LF inside the label or message becomes a space, so one call is always one
+ * line. The level is written, not
  * filtered: compare it with your own threshold first. label and message are read during the
  * call only; invalid UTF-8 is replaced. Any thread, with or without a server.
  * Returns 0 when the line was written, 1 when it was dropped, SLUICE_EINVAL for a NULL label
