@@ -2,7 +2,7 @@
 import re
 import subprocess
 
-from conftest import LISTENING, wait_until
+from conftest import LISTENING
 from http_client import request
 
 LINE = re.compile(r"^info sluice-access: (?P<method>\S+) (?P<path>\S+) (?P<status>\S+) "

@@ -4,8 +4,6 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 from conftest import wait_until
 from http_client import Connection, request, stats
 

@@ -1,6 +1,5 @@
 """Overload control of the demo contract, black-box: the never-shed class, priorities,
 429, a computed Retry-After, weighted budgets, guaranteed shares and the adaptive limit."""
-import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor

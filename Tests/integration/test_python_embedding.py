@@ -1,5 +1,4 @@
 """The Python embedding (examples/python-ctypes): Python handlers served by libsluice."""
-import json
 import os
 import re
 import signal
