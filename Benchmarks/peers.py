@@ -2,7 +2,7 @@
 """make bench-peers: Sluice side by side with the servers users would pick instead.
 
 Every server runs pinned to CPU 0 (taskset), wrk -t1 to CPU 1. After a warm-up, rounds are
-interleaved over all servers (A B C ..., A B C ...) for each workload, and medians are
+interleaved over all servers and workloads (each round: every workload, A B C ... each), and medians are
 reported: requests/s, p50/p99, server CPU time per request (its whole process tree, from /proc),
 peak resident memory, and errors. A run during which other processes used more than a little
 CPU is repeated, not kept. Writes Benchmarks/results/peers.md and peers.svg.
@@ -240,21 +240,28 @@ def main():
     try:
         for peer in peers:
             peer.start()
-        workload_peak = {}
+        def applicable(workload):
+            return [p for p in peers if not (p.name == "nginx" and workload[1] == "/echo")]
+
         for workload in WORKLOADS:
-            applicable = [p for p in peers if not (p.name == "nginx" and workload[1] == "/echo")]
-            for peer in applicable:
-                reset_tree_peak_rss(peer.process.pid)
+            for peer in applicable(workload):
                 wrk(peer.port, workload[1], workload[2], 2, workload[3])  # warm-up
-            for round_number in range(args.rounds):
-                for peer in applicable:
+        # Round after round of every workload, so that each workload's median samples the whole
+        # run: the machine's speed drifts over minutes, and ratios between workloads (POST /echo
+        # against GET /hello) would otherwise compare different stretches of it.
+        workload_peak = {}
+        for round_number in range(args.rounds):
+            for workload in WORKLOADS:
+                for peer in applicable(workload):
+                    # Each measurement's own peak; a workload's is the highest over its rounds.
+                    reset_tree_peak_rss(peer.process.pid)
                     result = measure(peer, workload, args.seconds)
                     results[(peer.name, workload[0])].append(result)
+                    key = (peer.name, workload[0])
+                    workload_peak[key] = max(workload_peak.get(key, 0), tree_peak_rss_kib(peer.process.pid))
                     print(f"{workload[0]} round {round_number + 1} {peer.name}: {result['rps']:.0f} req/s, "
                           f"p99 {result['p99']:.2f} ms, {result['cpu_us']:.2f} µs CPU/req, {result['errors']} errors",
                           flush=True)
-            for peer in applicable:
-                workload_peak[(peer.name, workload[0])] = tree_peak_rss_kib(peer.process.pid)
         peak = {p.name: max(workload_peak.get((p.name, w[0]), 0) for w in WORKLOADS) for p in peers}
     finally:
         for peer in peers:
@@ -278,7 +285,7 @@ def main():
             lines.append(f"| {peer.name} | {m['rps']:.0f} | {m['p50']:.2f} | {m['p99']:.2f} | {m['cpu_us']:.2f} | {m['errors']} |")
         lines.append("")
     lines += ["### Peak resident memory (MiB)", "",
-              "Each workload's own peak (VmHWM reset before its warm-up), and the whole run's.", "",
+              "Each workload's own peak (VmHWM reset before each of its rounds; the highest round), and the whole run's.", "",
               "| server | " + " | ".join(w[0] for w in WORKLOADS) + " | whole run |",
               "|---|" + "---:|" * (len(WORKLOADS) + 1)]
     for name, kib in peak.items():
