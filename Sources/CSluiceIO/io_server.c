@@ -7,7 +7,9 @@
 #include "io_internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,6 +25,16 @@ static void loop_thread_main(void *arg) {
     sluice__current_loop = loop;
     uv_run(&loop->uv, UV_RUN_DEFAULT);
     sluice__current_loop = NULL;
+}
+
+/* A name for top -H, perf and gdb; a new thread would otherwise carry the name of the one
+ * that started the server (in Swift, a pool thread's "com.apple.root.default-qos"). Named
+ * here rather than by the thread itself, so that the name is there once the server runs.
+ * At most 15 bytes: "sluice-io-63". A failure leaves the inherited name; nothing else. */
+static void name_loop_thread(sluice_io_loop *loop) {
+    char name[16];
+    snprintf(name, sizeof name, "sluice-io-%d", loop->index);
+    pthread_setname_np(loop->thread, name);
 }
 
 static int resolve(const char *host, int port, struct sockaddr_storage *addr) {
@@ -136,6 +148,7 @@ int sluice_io_server_start(sluice_io_server *server) {
             server->started = i > 0;
             return rc;
         }
+        name_loop_thread(&server->loops[i]);
     }
     server->started = 1;
     return 0;

@@ -1,5 +1,6 @@
 """The demo contract's basic endpoints, and its process behaviour."""
 import json
+import os
 
 from http_client import Connection, request
 
@@ -149,6 +150,18 @@ def test_sigterm_exits_zero(start_demo):
     demo = start_demo()
     assert request(demo.port, "GET", "/hello").status == 200
     assert demo.stop() == 0
+
+
+def test_event_loop_threads_carry_their_names(start_demo):
+    # An operator finds the loops by name in top -H, perf and gdb: one per --io-threads.
+    demo = start_demo("--io-threads", 3)
+    tasks = f"/proc/{demo.process.pid}/task"
+    names = []
+    for task in os.listdir(tasks):
+        with open(f"{tasks}/{task}/comm") as comm:
+            names.append(comm.read().strip())
+    assert sorted(name for name in names if name.startswith("sluice-io")) == ["sluice-io-0", "sluice-io-1", "sluice-io-2"]
+    assert request(demo.port, "GET", "/hello").status == 200
 
 
 def test_http10_keep_alive_is_announced(demo):
