@@ -45,8 +45,11 @@ def test_admission_is_exact_at_random_capacities(start_demo, rng):
         # The queue timeout is far away: every queued request must be served, none shed by time.
         demo = start_demo("--io-threads", loops, "--max-concurrency", limit, "--max-queue", queue,
                           "--work-weight", weight, "--queue-timeout-ms", 600_000)
-        # 600 ms: long enough that all requests have arrived before the first one ends.
-        answers = run_all(demo.port, "GET", [f"/work?ms=600&id={i}" for i in range(count)])
+        # Long enough that all requests have arrived before the first one ends (one that came
+        # later would find a freed slot): connecting takes well under a millisecond a request
+        # even on a busy machine, so 3 ms each on top of half a second.
+        hold_ms = 500 + 3 * count
+        answers = run_all(demo.port, "GET", [f"/work?ms={hold_ms}&id={i}" for i in range(count)])
         admitted = min(count, slots + queue)
         got = statuses(answers)
         assert got.count(200) == admitted and got.count(503) == count - admitted, setting
