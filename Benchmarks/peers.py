@@ -2,9 +2,9 @@
 """make bench-peers: Sluice side by side with the servers users would pick instead.
 
 Every server runs pinned to CPU 0 (taskset), wrk -t1 to CPU 1. After a warm-up, rounds are
-interleaved over all servers and workloads (each round: every workload, A B C ... each), and medians are
-reported: requests/s, p50/p99, server CPU time per request (its whole process tree, from /proc),
-peak resident memory, and errors. A run during which other processes used more than a little
+interleaved over all servers and workloads (each round: every workload, A B C ... each), and
+medians are reported: requests/s, p50/p99, server CPU time per request (its whole process
+tree, from /proc), peak resident memory, and errors. A run during which other processes used more than a little
 CPU is repeated, not kept. Writes Benchmarks/results/peers.md and peers.svg.
 """
 import argparse

@@ -101,7 +101,7 @@ typedef struct sluice_server_options {
     size_t size;                 /* sizeof(sluice_server_options) */
     const char *host;            /* IPv4 or IPv6 address; copied */
     int port;                    /* 0 picks a free port */
-    int io_threads;              /* event loops */
+    int io_threads;              /* event loops, each its own thread, named sluice-io-0, -1, ... */
     int max_connections;
     size_t max_request_line;     /* beyond: 414 */
     size_t max_header_bytes;     /* beyond: 431 */
