@@ -6,7 +6,7 @@ public struct Configuration: Sendable {
     public var host: String = "127.0.0.1"
     /// The port; 0 picks a free one (see `Server`'s `onServerRunning`).
     public var port: Int = 8080
-    /// Event loops, each on its own thread with its own SO_REUSEPORT listener.
+    /// Event loops, each on its own thread (named `sluice-io-0`, `-1`, …) with its own SO_REUSEPORT listener.
     public var ioThreads: Int = 1
 
     /// Longest request-line; beyond it, 414.
