@@ -263,10 +263,10 @@ def main():
             for workload in WORKLOADS:
                 for peer in applicable(workload):
                     # Each measurement's own peak; a workload's is the highest over its rounds.
+                    key = (peer.name, workload[0])
                     reset_tree_peak_rss(peer.process.pid)
                     result = measure(peer, workload, args.seconds)
-                    results[(peer.name, workload[0])].append(result)
-                    key = (peer.name, workload[0])
+                    results[key].append(result)
                     workload_peak[key] = max(workload_peak.get(key, 0), tree_peak_rss_kib(peer.process.pid))
                     print(f"{workload[0]} round {round_number + 1} {peer.name}: {result['rps']:.0f} req/s, "
                           f"p99 {result['p99']:.2f} ms, {result['cpu_us']:.2f} µs CPU/req, {result['errors']} errors",

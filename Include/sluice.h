@@ -90,9 +90,9 @@ typedef struct sluice_value sluice_value;
  * (a pipe nobody reads, a closed descriptor) is dropped instead of blocking the caller. The
  * line is cut to at most PIPE_BUF - 1 bytes, never inside a UTF-8 character, and ends in a
  * newline; a CR or LF inside the label or message becomes a space, so one call is always one
- * line. The level is written, not
- * filtered: compare it with your own threshold first. label and message are read during the
- * call only; invalid UTF-8 is replaced. Any thread, with or without a server.
+ * line. The level is written, not filtered: compare it with your own threshold first. label
+ * and message are read during the call only; invalid UTF-8 is replaced. Any thread, with or
+ * without a server.
  * Returns 0 when the line was written, 1 when it was dropped, SLUICE_EINVAL for a NULL label
  * or message or a level outside SLUICE_LOG_TRACE..SLUICE_LOG_CRITICAL. */
 SLUICE_EXPORT int sluice_log(int level, const char *label, const char *message);
