@@ -1,7 +1,8 @@
 /*
- * One client connection: read, frame, hand a request to the engine, write its
- * answer, keep alive or close. It is C because every step touches libuv handles,
- * which belong to the loop thread.
+ * One client connection: accept, read, frame a head, hand the request to the engine,
+ * keep alive or close; its timers and buffers. Bodies are read in io_body.c, answers
+ * written in io_write.c. It is C because every step touches libuv handles, which
+ * belong to the loop thread.
  *
  * Requests of a connection are handed over one at a time, so pipelined answers
  * leave in request order by construction. While a request is with the engine
@@ -12,21 +13,14 @@
 #include "io_internal.h"
 #include "http_chars.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-
-enum { TIMER_NONE, TIMER_HEADER, TIMER_IDLE, TIMER_LINGER, TIMER_REQUEST };
-enum { STEP_STOP, STEP_CONTINUE };
 
 /* After an error answer, how long a closing connection drains the client's input. */
 #define SLUICE_CONN_LINGER_MS 2000
 /* The head parser re-reads the head from its start; this bounds the re-reads of a trickled head. */
 #define SLUICE_CONN_RESCAN_BYTES 512
 
-static void conn_process(sluice_io_conn *conn);
 static void conn_close(sluice_io_conn *conn);
 
 static size_t buffer_limit(const sluice_io_server *server) {
@@ -38,9 +32,9 @@ static void set_timer(sluice_io_conn *conn, int mode, uint64_t ms);
 
 static void on_timer(uv_timer_t *timer);
 
-static void arm_timer(sluice_io_conn *conn, int mode) {
+void sluice__conn_arm_timer(sluice_io_conn *conn, int mode) {
     const sluice_io_options *o = &conn->loop->server->options;
-    uint64_t ms = mode == TIMER_IDLE ? o->idle_timeout_ms : mode == TIMER_LINGER ? SLUICE_CONN_LINGER_MS : o->header_timeout_ms;
+    uint64_t ms = mode == CONN_TIMER_IDLE ? o->idle_timeout_ms : mode == CONN_TIMER_LINGER ? SLUICE_CONN_LINGER_MS : o->header_timeout_ms;
     set_timer(conn, mode, ms);
 }
 
@@ -52,7 +46,7 @@ static void arm_timer(sluice_io_conn *conn, int mode) {
  */
 static void set_timer(sluice_io_conn *conn, int mode, uint64_t ms) {
     conn->timer_mode = mode;
-    if (mode == TIMER_NONE) return;
+    if (mode == CONN_TIMER_NONE) return;
     uint64_t due = uv_now(&conn->loop->uv) + ms;
     conn->timer_due = due;
     if (conn->timer_armed_due == 0 || due < conn->timer_armed_due) {
@@ -61,18 +55,13 @@ static void set_timer(sluice_io_conn *conn, int mode, uint64_t ms) {
     }
 }
 
-static int write_queue_full(sluice_io_conn *conn) {
-    return uv_stream_get_write_queue_size((uv_stream_t *)&conn->tcp) > conn->loop->server->options.write_high_water;
-}
-
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *out);
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
-/* Reads while there is room and the output is below its bound; a closing connection reads to discard. */
-static void update_reading(sluice_io_conn *conn) {
+void sluice__conn_update_reading(sluice_io_conn *conn) {
     if (conn->closing) return;
     int want = !conn->peer_eof && !conn->body_failed && (conn->state == CONN_CLOSING ||
-                                   (!write_queue_full(conn) && conn->len < buffer_limit(conn->loop->server)));
+                                   (!sluice__conn_write_queue_full(conn) && conn->len < buffer_limit(conn->loop->server)));
     if (want && !conn->reading) {
         conn->reading = uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read) == 0;
     } else if (!want && conn->reading) {
@@ -125,10 +114,9 @@ static sluice_io_request *request_new(sluice_io_loop *loop) {
     return request;
 }
 
-/* Keeps an answered request's record for the next request, or frees it. Loop thread: every
- * answer is delivered there (or, after the loops stop, by the thread that frees the server,
- * before the spares are freed). */
-static void request_recycle(sluice_io_loop *loop, sluice_io_request *request) {
+/* Needs no lock: every answer is delivered on its loop's thread (or, after the loops stop, by
+ * the thread that frees the server, before the spares are freed). */
+void sluice__request_recycle(sluice_io_loop *loop, sluice_io_request *request) {
     if (loop->spare_request_count >= SLUICE_IO_SPARE_REQUESTS) {
         free(request);
         return;
@@ -184,194 +172,26 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
     if (status < 0 || conn->peer_eof) {
         conn_close(conn);
     } else {
-        arm_timer(conn, TIMER_LINGER);
+        sluice__conn_arm_timer(conn, CONN_TIMER_LINGER);
     }
 }
 
-static void flush_cork(sluice_io_conn *conn);
-
-/* Stops taking requests: the answers queued so far go out, then FIN, then input is drained and dropped. */
-static void begin_closing(sluice_io_conn *conn) {
+void sluice__conn_begin_closing(sluice_io_conn *conn) {
     if (conn->closing || conn->state == CONN_CLOSING) return;
-    flush_cork(conn);
+    sluice__conn_flush_cork(conn);
     if (conn->closing) return;
     conn->state = CONN_CLOSING;
     conn->len = 0;
     /* Bounded even when the client never reads what is queued for it. */
-    arm_timer(conn, TIMER_HEADER);
+    sluice__conn_arm_timer(conn, CONN_TIMER_HEADER);
     conn->shutdown.data = conn;
     if (uv_shutdown(&conn->shutdown, (uv_stream_t *)&conn->tcp, on_shutdown) != 0) {
         conn_close(conn);
         return;
     }
-    update_reading(conn);
+    sluice__conn_update_reading(conn);
 }
 
-/* Tells the engine that payload of the current streamed response reached the socket. */
-static void notify_written(sluice_io_conn *conn, const sluice_io_output *out) {
-    if (out->kind != SLUICE_MSG_WRITE || out->value == 0 || conn->closing) return;
-    sluice_io_request *request = conn->current;
-    if (request == NULL || request->context == NULL || out->response_seq != conn->response_seq) return;
-    const sluice_io_callbacks *callbacks = &conn->loop->server->callbacks;
-    if (callbacks->on_response_written) {
-        callbacks->on_response_written(callbacks->context, request->context, (size_t)out->value);
-    }
-}
-
-static void on_write(uv_write_t *req, int status) {
-    sluice_io_output *out = (sluice_io_output *)req;
-    sluice_io_conn *conn = out->conn;
-    if (status == 0) notify_written(conn, out);
-    free(out);
-    if (conn->closing) return;
-    if (status < 0) {
-        conn_close(conn);
-        return;
-    }
-    if (!write_queue_full(conn)) {
-        update_reading(conn);
-        conn_process(conn);
-    }
-}
-
-static void write_output(sluice_io_conn *conn, sluice_io_output *out);
-
-/*
- * uv_try_write's contract (bytes the socket took; UV_EAGAIN when it takes none or writes are
- * queued ahead; or an error) for one or two buffers, through send(2): libuv's write(2) passes
- * the kernel's file layer before the socket's (about 1% of a small request's CPU). MSG_NOSIGNAL:
- * a client gone is an error here, never a SIGPIPE.
- */
-static int try_send(sluice_io_conn *conn, const uv_buf_t *bufs, unsigned int nbufs) {
-    uv_stream_t *stream = (uv_stream_t *)&conn->tcp;
-    if (uv_stream_get_write_queue_size(stream) != 0) return UV_EAGAIN;
-    if (!uv_is_writable(stream)) return UV_EPIPE;
-    uv_os_fd_t fd;
-    if (uv_fileno((uv_handle_t *)stream, &fd) != 0) return UV_EBADF;
-    struct iovec iov[2];
-    for (unsigned int i = 0; i < nbufs; i++) iov[i] = (struct iovec){bufs[i].base, bufs[i].len};
-    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = nbufs};
-    ssize_t n;
-    do {
-        n = nbufs == 1 ? send(fd, iov[0].iov_base, iov[0].iov_len, MSG_DONTWAIT | MSG_NOSIGNAL)
-                       : sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    if (n >= 0) return (int)n;
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) return UV_EAGAIN;
-    return -errno;
-}
-
-/*
- * Writes an answer given on the loop from where it lies: the head on respond's stack, the
- * body in the caller's memory. What the socket does not take at once (or at all, behind
- * queued writes) is copied into an output and queued, since that memory is gone when
- * respond returns.
- */
-static void write_lent(sluice_io_conn *conn, const char *head, size_t head_len, const void *body, size_t body_len) {
-    flush_cork(conn); /* gathered answers go first */
-    if (conn->closing) return;
-    uv_buf_t bufs[2] = {uv_buf_init((char *)head, (unsigned int)head_len),
-                        uv_buf_init((char *)body, (unsigned int)body_len)};
-    int n = try_send(conn, bufs, body_len ? 2 : 1);
-    if (n < 0 && n != UV_EAGAIN) {
-        conn_close(conn);
-        return;
-    }
-    size_t written = n > 0 ? (size_t)n : 0;
-    size_t total = head_len + body_len;
-    if (written == total) return;
-    sluice_io_output *rest = sluice__output_alloc(total - written);
-    if (rest == NULL) {
-        conn_close(conn);
-        return;
-    }
-    if (written < head_len) {
-        memcpy(rest->data, head + written, head_len - written);
-        rest->len = head_len - written;
-        if (body_len) memcpy(rest->data + rest->len, body, body_len);
-        rest->len += body_len;
-    } else {
-        size_t body_done = written - head_len;
-        memcpy(rest->data, (const char *)body + body_done, body_len - body_done);
-        rest->len = body_len - body_done;
-    }
-    write_output(conn, rest);
-}
-
-/* Tries the socket first so that small answers cost no allocation of a write request. */
-static void write_output(sluice_io_conn *conn, sluice_io_output *out) {
-    flush_cork(conn); /* gathered answers go first */
-    if (out == NULL || conn->closing) {
-        free(out);
-        conn_close(conn);
-        return;
-    }
-    out->conn = conn;
-    uv_buf_t buf = uv_buf_init(out->data, (unsigned int)out->len);
-    if (out->len == 0) { /* a streamed chunk that was all dropped (HEAD, past Content-Length) */
-        notify_written(conn, out);
-        free(out);
-        return;
-    }
-    int n = try_send(conn, &buf, 1);
-    if (n == (int)out->len) {
-        notify_written(conn, out);
-        free(out);
-        return;
-    }
-    if (n < 0 && n != UV_EAGAIN) {
-        free(out);
-        conn_close(conn);
-        return;
-    }
-    if (n > 0) {
-        buf.base += n;
-        buf.len -= (unsigned int)n;
-    }
-    if (uv_write(&out->write, (uv_stream_t *)&conn->tcp, &buf, 1, on_write) != 0) {
-        free(out);
-        conn_close(conn);
-    }
-}
-
-/* Sends the answers gathered so far, if any. */
-static void flush_cork(sluice_io_conn *conn) {
-    sluice_io_output *cork = conn->cork;
-    if (cork == NULL) return;
-    conn->cork = NULL;
-    write_output(conn, cork);
-}
-
-/*
- * Gathers an answer (head, then body) to be sent with the others when the connection's
- * processing ends, or the loop's jobs are done; 0 when it does not fit beside them (or no
- * memory): it is then written at once, after them.
- */
-static int cork_answer(sluice_io_conn *conn, const char *head, size_t head_len, const void *body, size_t body_len) {
-    size_t used = conn->cork ? conn->cork->len : 0;
-    if (head_len > SLUICE_IO_CORK_BYTES - used || body_len > SLUICE_IO_CORK_BYTES - used - head_len) return 0;
-    if (conn->cork == NULL && (conn->cork = sluice__output_alloc(SLUICE_IO_CORK_BYTES)) == NULL) return 0;
-    sluice_io_loop *loop = conn->loop;
-    if (loop->running_jobs && !conn->listed_corked) { /* sent when the jobs are done */
-        conn->listed_corked = 1;
-        conn->next_corked = loop->corked;
-        loop->corked = conn;
-    }
-    memcpy(conn->cork->data + used, head, head_len);
-    if (body_len) memcpy(conn->cork->data + used + head_len, body, body_len);
-    conn->cork->len = used + head_len + body_len;
-    return 1;
-}
-
-void sluice__conn_flush_corked(sluice_io_loop *loop) {
-    /* Within the callback that listed them: closed connections are not yet freed. */
-    while (loop->corked) {
-        sluice_io_conn *conn = loop->corked;
-        loop->corked = conn->next_corked;
-        conn->listed_corked = 0;
-        flush_cork(conn);
-    }
-}
 
 /* The value of the first X-Request-ID field among the head's, or NULL. */
 static const sluice_http_field *client_request_id(const sluice_http_request *head) {
@@ -388,7 +208,7 @@ static const sluice_http_field *client_request_id(const sluice_http_request *hea
  * partway leaves the fields before the failure), so that the engine can echo the client's
  * X-Request-ID; NULL when none are at hand.
  */
-static void send_error(sluice_io_conn *conn, int status, const char *message, const sluice_http_request *head) {
+void sluice__conn_send_error(sluice_io_conn *conn, int status, const char *message, const sluice_http_request *head) {
     const sluice_io_callbacks *callbacks = &conn->loop->server->callbacks;
     char id[SLUICE_IO_REFUSAL_ID_MAX];
     size_t id_len = 0;
@@ -405,14 +225,14 @@ static void send_error(sluice_io_conn *conn, int status, const char *message, co
         }
     }
     atomic_fetch_add(&conn->loop->server->requests_refused, 1);
-    write_output(conn, sluice__response_error(status, message, id, id_len));
-    begin_closing(conn);
+    sluice__conn_write(conn, sluice__response_error(status, message, id, id_len));
+    sluice__conn_begin_closing(conn);
 }
 
 static void on_timer(uv_timer_t *timer) {
     sluice_io_conn *conn = timer->data;
     conn->timer_armed_due = 0;
-    if (conn->timer_mode == TIMER_NONE) return;
+    if (conn->timer_mode == CONN_TIMER_NONE) return;
     uint64_t now = uv_now(&conn->loop->uv);
     if (conn->timer_due > now) { /* armed for an earlier mode; what is set now is due later */
         uv_timer_start(&conn->timer, on_timer, conn->timer_due - now, 0);
@@ -420,13 +240,13 @@ static void on_timer(uv_timer_t *timer) {
         return;
     }
     int mode = conn->timer_mode;
-    conn->timer_mode = TIMER_NONE;
-    if (mode == TIMER_REQUEST) {
+    conn->timer_mode = CONN_TIMER_NONE;
+    if (mode == CONN_TIMER_REQUEST) {
         const sluice_io_callbacks *callbacks = &conn->loop->server->callbacks;
         if (conn->current) callbacks->on_request_timer(callbacks->context, conn->current->context);
         return;
     }
-    if (mode == TIMER_LINGER || conn->state == CONN_CLOSING) {
+    if (mode == CONN_TIMER_LINGER || conn->state == CONN_CLOSING) {
         conn_close(conn);
         return;
     }
@@ -434,14 +254,8 @@ static void on_timer(uv_timer_t *timer) {
     if (conn->state == CONN_HEAD && conn->len == 0) {
         conn_close(conn); /* idle, or never sent a byte: nothing to answer */
     } else {
-        send_error(conn, 408, "request timeout", NULL);
+        sluice__conn_send_error(conn, 408, "request timeout", NULL);
     }
-}
-
-/* Removes n bytes at offset from the read buffer. */
-static void consume(sluice_io_conn *conn, size_t offset, size_t n) {
-    memmove(conn->buf + offset, conn->buf + offset + n, conn->len - offset - n);
-    conn->len -= n;
 }
 
 static void fill_view(sluice_io_conn *conn, sluice_io_request_view *view) {
@@ -478,8 +292,7 @@ static int parse_head(sluice_io_conn *conn) {
     return sluice_http_parse_request(conn->buf, conn->len, &conn->loop->server->limits, &conn->head);
 }
 
-/* Hands the parsed request to the engine; the connection then waits for its answer. */
-static void dispatch(sluice_io_conn *conn) {
+void sluice__conn_dispatch(sluice_io_conn *conn) {
     sluice_io_loop *loop = conn->loop;
     if (!conn->head_parse_valid) {
         size_t len = conn->len;
@@ -493,7 +306,7 @@ static void dispatch(sluice_io_conn *conn) {
     }
     sluice_io_request *request = request_new(loop);
     if (request == NULL) {
-        send_error(conn, 500, "out of memory", NULL);
+        sluice__conn_send_error(conn, 500, "out of memory", NULL);
         return;
     }
     request->loop = loop;
@@ -504,7 +317,7 @@ static void dispatch(sluice_io_conn *conn) {
     conn->current = request;
     conn->response_seq++;
     conn->state = CONN_WAITING;
-    set_timer(conn, TIMER_NONE, 0);
+    set_timer(conn, CONN_TIMER_NONE, 0);
     sluice_io_request_view view;
     fill_view(conn, &view);
     view.body_streamed = conn->body_streaming;
@@ -524,45 +337,14 @@ static void dispatch(sluice_io_conn *conn) {
     /* The engine may have answered inside on_request; if that answer closed the connection,
      * its input was discarded (begin_closing) and there is no head left to consume. */
     if (conn->closing || conn->state == CONN_CLOSING) return;
-    consume(conn, 0, conn->head_len + body_in_buffer);
+    sluice__conn_consume(conn, 0, conn->head_len + body_in_buffer);
     /* Answered inside on_request: the wait was armed before the head was consumed. */
-    if (conn->state == CONN_HEAD && conn->len == 0) arm_timer(conn, TIMER_IDLE);
+    if (conn->state == CONN_HEAD && conn->len == 0) sluice__conn_arm_timer(conn, CONN_TIMER_IDLE);
     conn->head_len = 0;
     conn->head_parse_valid = 0;
     conn->scanned = 0;
 }
 
-static void write_continue(sluice_io_conn *conn) {
-    static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    write_output(conn, sluice__response_raw(line, sizeof(line) - 1));
-}
-
-static void send_continue(sluice_io_conn *conn) {
-    /* Only if the client is still waiting: none of the body has arrived yet. */
-    if (conn->head.expect_continue && conn->len == conn->head_len) write_continue(conn);
-}
-
-static int start_body(sluice_io_conn *conn) {
-    const sluice_io_server *server = conn->loop->server;
-    conn->body_len = 0;
-    if (conn->head.body_kind == SLUICE_HTTP_BODY_LENGTH) {
-        conn->body_expected = conn->head.content_length;
-        conn->body = malloc((size_t)conn->body_expected);
-        conn->state = CONN_BODY_LENGTH;
-    } else {
-        conn->body_expected = 0;
-        conn->body = NULL;
-        sluice_http_chunked_init(&conn->chunked, conn->body_limit, server->options.max_header_bytes);
-        conn->state = CONN_BODY_CHUNKED;
-    }
-    if (conn->head.body_kind == SLUICE_HTTP_BODY_LENGTH && conn->body == NULL) {
-        send_error(conn, 500, "out of memory", NULL);
-        return STEP_STOP;
-    }
-    arm_timer(conn, TIMER_HEADER);
-    send_continue(conn);
-    return STEP_CONTINUE;
-}
 
 /* Asks the engine for this request's body limit and whether it takes the body in pieces. */
 static int plan_body(sluice_io_conn *conn) {
@@ -579,153 +361,36 @@ static int plan_body(sluice_io_conn *conn) {
     return stream;
 }
 
-/* Hands the request over now; its body follows through on_body as the engine grants credit. */
-static void start_body_stream(sluice_io_conn *conn) {
-    const sluice_io_server *server = conn->loop->server;
-    conn->body_streaming = 1;
-    conn->body_done = 0;
-    conn->body_failed = 0;
-    conn->body_credit = 0;
-    conn->body_len = 0;
-    conn->body_expected = conn->head.body_kind == SLUICE_HTTP_BODY_LENGTH ? conn->head.content_length : 0;
-    if (conn->head.body_kind == SLUICE_HTTP_BODY_CHUNKED) {
-        sluice_http_chunked_init(&conn->chunked, conn->body_limit, server->options.max_header_bytes);
-    }
-    /* 100 (Continue) waits for the handler's first read, and only if no body byte came first. */
-    conn->continue_pending = conn->head.expect_continue && conn->len == conn->head_len;
-    dispatch(conn);
-}
-
-static void deliver_body(sluice_io_conn *conn, const char *data, size_t len, int status) {
-    const sluice_io_callbacks *callbacks = &conn->loop->server->callbacks;
-    if (conn->current && conn->current->context && callbacks->on_body) {
-        callbacks->on_body(callbacks->context, conn->current->context, (const uint8_t *)data, len, status);
-    }
-}
-
-static void end_body_stream(sluice_io_conn *conn, int status) {
-    conn->body_done = status == SLUICE_IO_BODY_END;
-    conn->body_failed = status < 0;
-    conn->continue_pending = 0;
-    if (conn->body_failed) conn->len = 0; /* the framing is lost: nothing after it can be trusted */
-    deliver_body(conn, NULL, 0, status);
-}
-
-static void on_body_timer(uv_timer_t *timer) {
-    sluice_io_conn *conn = timer->data;
-    if (conn->closing || !conn->body_streaming || conn->body_done || conn->body_failed) return;
-    atomic_fetch_add(&conn->loop->server->timeouts, 1);
-    end_body_stream(conn, -408);
-}
-
-/*
- * While the engine has credit left and nothing to deliver, the client owes the next bytes
- * within the header timeout (a slowloris upload); while the engine holds no credit, the
- * wait is the server's, and nothing runs.
- */
-static void update_body_timer(sluice_io_conn *conn) {
-    int client_owes = !conn->closing && conn->body_streaming && !conn->body_done && !conn->body_failed &&
-                      conn->body_credit > 0;
-    if (client_owes && conn->body_timer == NULL) {
-        conn->body_timer = malloc(sizeof(*conn->body_timer));
-        if (conn->body_timer == NULL) return; /* without it, the deadline still bounds the wait */
-        uv_timer_init(&conn->loop->uv, conn->body_timer);
-        conn->body_timer->data = conn;
-    }
-    if (conn->body_timer == NULL) return;
-    if (client_owes) {
-        uv_timer_start(conn->body_timer, on_body_timer, conn->loop->server->options.header_timeout_ms, 0);
-    } else {
-        uv_timer_stop(conn->body_timer);
-    }
-}
-
-/* Passes body bytes from the read buffer to the engine, never more than its credit. */
-static int step_body_stream(sluice_io_conn *conn) {
-    while (!conn->closing && conn->body_streaming && !conn->body_done && !conn->body_failed) {
-        if (conn->head.body_kind == SLUICE_HTTP_BODY_LENGTH) {
-            uint64_t missing = conn->body_expected - conn->body_len;
-            if (missing == 0) {
-                end_body_stream(conn, SLUICE_IO_BODY_END);
-                break;
-            }
-            size_t take = conn->len;
-            if (take > missing) take = (size_t)missing;
-            if (take > conn->body_credit) take = (size_t)conn->body_credit;
-            if (take == 0) break;
-            conn->body_len += take;
-            conn->body_credit -= take;
-            deliver_body(conn, conn->buf, take, SLUICE_IO_BODY_DATA);
-            if (conn->closing || conn->state != CONN_WAITING || !conn->body_streaming) break;
-            consume(conn, 0, take);
-            continue;
-        }
-        /* Chunked: the decoder sees no more than the credit, so no span can exceed it; it
-         * keeps its place in the framing byte by byte, so a short view still makes progress. */
-        if (conn->len == 0 || conn->body_credit == 0) break;
-        size_t view = conn->len < conn->body_credit ? conn->len : (size_t)conn->body_credit;
-        size_t consumed = 0, offset = 0, n = 0;
-        int rc = sluice_http_chunked_decode(&conn->chunked, conn->buf, view, &consumed, &offset, &n);
-        if (rc < 0 && rc != SLUICE_HTTP_INCOMPLETE) {
-            atomic_fetch_add(&conn->loop->server->requests_refused, 1);
-            end_body_stream(conn, -sluice_http_error_status(rc));
-            break;
-        }
-        if (rc == SLUICE_HTTP_CHUNK_DATA && n > 0) {
-            conn->body_credit -= n;
-            deliver_body(conn, conn->buf + offset, n, SLUICE_IO_BODY_DATA);
-            if (conn->closing || conn->state != CONN_WAITING || !conn->body_streaming) break;
-        }
-        consume(conn, 0, consumed);
-        if (rc == SLUICE_HTTP_CHUNK_END) end_body_stream(conn, SLUICE_IO_BODY_END);
-        else if (rc == SLUICE_HTTP_INCOMPLETE) break;
-    }
-    if (!conn->closing) update_body_timer(conn);
-    return STEP_STOP;
-}
-
-void sluice__conn_grant_body(sluice_io_conn *conn, uint64_t credit) {
-    if (conn->closing || !conn->body_streaming) return;
-    if (conn->continue_pending) {
-        conn->continue_pending = 0;
-        /* The head was consumed at dispatch: anything left is body the client sent unasked. */
-        if (conn->len == 0) write_continue(conn);
-    }
-    conn->body_credit += credit;
-    conn_process(conn);
-}
-
-void sluice__conn_write(sluice_io_conn *conn, sluice_io_output *out) { write_output(conn, out); }
 
 static int step_head(sluice_io_conn *conn) {
-    if (conn->len == 0 || write_queue_full(conn)) return STEP_STOP;
+    if (conn->len == 0 || sluice__conn_write_queue_full(conn)) return CONN_STEP_STOP;
     /* A head arriving in small pieces is re-parsed only when a line may have ended. */
     if (conn->scanned > 0 && conn->len - conn->scanned < SLUICE_CONN_RESCAN_BYTES &&
         memchr(conn->buf + conn->scanned, '\n', conn->len - conn->scanned) == NULL) {
-        return STEP_STOP;
+        return CONN_STEP_STOP;
     }
     int rc = parse_head(conn);
     if (rc == SLUICE_HTTP_INCOMPLETE) {
         conn->scanned = conn->len;
-        if (conn->timer_mode != TIMER_HEADER) arm_timer(conn, TIMER_HEADER);
-        return STEP_STOP;
+        if (conn->timer_mode != CONN_TIMER_HEADER) sluice__conn_arm_timer(conn, CONN_TIMER_HEADER);
+        return CONN_STEP_STOP;
     }
     if (rc < 0) {
-        send_error(conn, sluice_http_error_status(rc), sluice_http_error_message(rc), &conn->head);
-        return STEP_STOP;
+        sluice__conn_send_error(conn, sluice_http_error_status(rc), sluice_http_error_message(rc), &conn->head);
+        return CONN_STEP_STOP;
     }
     atomic_fetch_add(&conn->loop->server->requests_parsed, 1);
     conn->head_len = (size_t)rc;
     conn->head_parse_valid = 1;
     conn->plan = NULL; /* a new head: nothing planned for it yet */
     if (conn->head.body_kind == SLUICE_HTTP_BODY_NONE) {
-        dispatch(conn);
-        return STEP_CONTINUE;
+        sluice__conn_dispatch(conn);
+        return CONN_STEP_CONTINUE;
     }
     int stream = plan_body(conn);
     if (conn->head.body_kind == SLUICE_HTTP_BODY_LENGTH && conn->head.content_length > conn->body_limit) {
-        send_error(conn, 413, sluice_http_error_message(SLUICE_HTTP_ERR_BODY_TOO_LARGE), &conn->head);
-        return STEP_STOP;
+        sluice__conn_send_error(conn, 413, sluice_http_error_message(SLUICE_HTTP_ERR_BODY_TOO_LARGE), &conn->head);
+        return CONN_STEP_STOP;
     }
     if (!stream && conn->head.body_kind == SLUICE_HTTP_BODY_LENGTH &&
         conn->len - conn->head_len >= conn->head.content_length) {
@@ -733,86 +398,38 @@ static int step_head(sluice_io_conn *conn) {
          * copies it straight out of the read buffer. */
         conn->body_in_buffer = 1;
         conn->body_len = conn->head.content_length;
-        dispatch(conn);
-        return STEP_CONTINUE;
+        sluice__conn_dispatch(conn);
+        return CONN_STEP_CONTINUE;
     }
-    if (!stream) return start_body(conn);
-    start_body_stream(conn);
-    return STEP_CONTINUE;
+    if (!stream) return sluice__conn_start_body(conn);
+    sluice__conn_start_body_stream(conn);
+    return CONN_STEP_CONTINUE;
 }
 
-static int step_body_length(sluice_io_conn *conn) {
-    size_t avail = conn->len - conn->head_len;
-    uint64_t missing = conn->body_expected - conn->body_len;
-    size_t take = missing < avail ? (size_t)missing : avail;
-    memcpy(conn->body + conn->body_len, conn->buf + conn->head_len, take);
-    conn->body_len += take;
-    consume(conn, conn->head_len, take);
-    if (conn->body_len < conn->body_expected) return STEP_STOP;
-    dispatch(conn);
-    return STEP_CONTINUE;
-}
 
-static int append_body(sluice_io_conn *conn, const char *data, size_t n) {
-    size_t needed = (size_t)conn->body_len + n;
-    if (needed > conn->body_expected) {
-        size_t capacity = conn->body_expected ? (size_t)conn->body_expected * 2 : 4096;
-        if (capacity < needed) capacity = needed;
-        uint8_t *body = realloc(conn->body, capacity);
-        if (body == NULL) return -1;
-        conn->body = body;
-        conn->body_expected = capacity; /* for chunked bodies: the capacity */
-    }
-    memcpy(conn->body + conn->body_len, data, n);
-    conn->body_len += n;
-    return 0;
-}
-
-static int step_body_chunked(sluice_io_conn *conn) {
-    for (;;) {
-        size_t consumed = 0, offset = 0, n = 0;
-        int rc = sluice_http_chunked_decode(&conn->chunked, conn->buf + conn->head_len, conn->len - conn->head_len,
-                                            &consumed, &offset, &n);
-        if (rc < 0 && rc != SLUICE_HTTP_INCOMPLETE) {
-            send_error(conn, sluice_http_error_status(rc), sluice_http_error_message(rc), NULL);
-            return STEP_STOP;
-        }
-        if (rc == SLUICE_HTTP_CHUNK_DATA && append_body(conn, conn->buf + conn->head_len + offset, n) != 0) {
-            send_error(conn, 500, "out of memory", NULL);
-            return STEP_STOP;
-        }
-        consume(conn, conn->head_len, consumed);
-        if (rc == SLUICE_HTTP_INCOMPLETE) return STEP_STOP;
-        if (rc == SLUICE_HTTP_CHUNK_END) {
-            dispatch(conn);
-            return STEP_CONTINUE;
-        }
-    }
-}
-
-static void conn_process(sluice_io_conn *conn) {
+void sluice__conn_process(sluice_io_conn *conn) {
     if (conn->processing) return;
     conn->processing = 1;
-    int step = STEP_CONTINUE;
-    while (step == STEP_CONTINUE && !conn->closing) {
+    int step = CONN_STEP_CONTINUE;
+    while (step == CONN_STEP_CONTINUE && !conn->closing) {
         switch (conn->state) {
         case CONN_HEAD: step = step_head(conn); break;
-        case CONN_BODY_LENGTH: step = step_body_length(conn); break;
-        case CONN_BODY_CHUNKED: step = step_body_chunked(conn); break;
-        case CONN_WAITING: step = conn->body_streaming ? step_body_stream(conn) : STEP_STOP; break;
-        default: step = STEP_STOP; break;
+        case CONN_BODY_LENGTH: step = sluice__conn_step_body_length(conn); break;
+        case CONN_BODY_CHUNKED: step = sluice__conn_step_body_chunked(conn); break;
+        case CONN_WAITING: step = conn->body_streaming ? sluice__conn_step_body_stream(conn) : CONN_STEP_STOP; break;
+        default: step = CONN_STEP_STOP; break;
         }
     }
     conn->processing = 0;
-    if (!conn->loop->running_jobs) flush_cork(conn); /* else when the jobs are done */
+    if (!conn->loop->running_jobs) sluice__conn_flush_cork(conn); /* else when the jobs are done */
     /* Half-closed, and no whole request of the client's is left: nothing more can come, and
      * a head or body cut short by the FIN never completes. */
     if (conn->peer_eof && !conn->closing &&
         (conn->state == CONN_HEAD || conn->state == CONN_BODY_LENGTH || conn->state == CONN_BODY_CHUNKED)) {
-        begin_closing(conn);
+        sluice__conn_begin_closing(conn);
     }
     release_buffer(conn);
-    update_reading(conn);
+    sluice__conn_update_reading(conn);
 }
 
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *out) {
@@ -868,7 +485,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     sluice_io_conn *conn = stream->data;
     if (nread == 0) return;
     if (nread == UV_ENOBUFS) {
-        update_reading(conn);
+        sluice__conn_update_reading(conn);
         return;
     }
     if (nread < 0) {
@@ -877,7 +494,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
             conn->peer_eof = 1;
             sluice_io_loop *loop = conn->loop;
             loop->server->callbacks.on_request_aborted(loop->server->callbacks.context, conn->current->context);
-            update_reading(conn);
+            sluice__conn_update_reading(conn);
         } else {
             conn_close(conn);
         }
@@ -889,10 +506,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
         return;
     }
     conn->len += (size_t)nread;
-    if (conn->state == CONN_HEAD && conn->timer_mode == TIMER_IDLE) arm_timer(conn, TIMER_HEADER);
-    if (conn->state == CONN_BODY_LENGTH || conn->state == CONN_BODY_CHUNKED) arm_timer(conn, TIMER_HEADER);
+    if (conn->state == CONN_HEAD && conn->timer_mode == CONN_TIMER_IDLE) sluice__conn_arm_timer(conn, CONN_TIMER_HEADER);
+    if (conn->state == CONN_BODY_LENGTH || conn->state == CONN_BODY_CHUNKED) sluice__conn_arm_timer(conn, CONN_TIMER_HEADER);
     sluice_io_loop *loop = conn->loop;
-    conn_process(conn);
+    sluice__conn_process(conn);
     sluice__loop_run_jobs_if_many(loop);
 }
 
@@ -920,63 +537,10 @@ void sluice__conn_accept(sluice_io_loop *loop, uv_stream_t *listener) {
     atomic_fetch_add(&server->connections_accepted, 1);
     uv_tcp_nodelay(&conn->tcp, 1);
     conn->state = CONN_HEAD;
-    arm_timer(conn, TIMER_HEADER);
-    update_reading(conn);
+    sluice__conn_arm_timer(conn, CONN_TIMER_HEADER);
+    sluice__conn_update_reading(conn);
 }
 
-void sluice__conn_deliver(sluice_io_request *request) {
-    sluice_io_conn *conn = request->conn;
-    sluice_io_output *out = request->output;
-    int close = request->close_after;
-    int drop = request->drop;
-    const char *lent_head = request->lent_head;
-    size_t lent_head_len = request->lent_head_len;
-    const void *lent_body = request->lent_body;
-    size_t lent_body_len = request->lent_body_len;
-    const sluice_io_callbacks *callbacks = &request->loop->server->callbacks;
-    if (request->context) callbacks->release_request_context(callbacks->context, request->context);
-    request_recycle(request->loop, request);
-    if (conn == NULL || conn->closing) {
-        free(out);
-        return;
-    }
-    conn->current = NULL;
-    if (drop) {
-        free(out);
-        conn_close(conn);
-        return;
-    }
-    /* A streamed body the handler did not read to its end leaves the framing unknown. */
-    int body_unread = conn->body_streaming && !conn->body_done;
-    conn->body_streaming = conn->body_done = conn->body_failed = conn->continue_pending = 0;
-    conn->body_credit = 0;
-    conn->body_len = 0; /* counted the streamed bytes; the next request's view must not see it */
-    if (conn->body_timer) uv_timer_stop(conn->body_timer);
-    /* Answered while the loop processes this connection or runs its jobs, with another request
-     * already read behind it (pipelining): gathered, and sent with the next ones in one write
-     * (the last of them joins the others too: it leaves with them, at the same moment). */
-    int gather = (conn->processing || conn->loop->running_jobs) && (conn->more_input || conn->cork != NULL) &&
-                 !close && !body_unread && !conn->peer_eof && !conn->loop->draining;
-    if (lent_head) {
-        if (!gather || !cork_answer(conn, lent_head, lent_head_len, lent_body, lent_body_len)) {
-            write_lent(conn, lent_head, lent_head_len, lent_body, lent_body_len);
-        }
-    } else if (gather && out != NULL && cork_answer(conn, out->data, out->len, NULL, 0)) {
-        free(out);
-    } else {
-        write_output(conn, out);
-    }
-    if (conn->closing) return;
-    /* After a FIN the requests the client sent before it are still answered, in order (a
-     * client that pipelines and then half-closes waits for them); then the connection ends. */
-    if (close || body_unread || (conn->peer_eof && conn->len == 0) || conn->loop->draining) {
-        begin_closing(conn);
-        return;
-    }
-    conn->state = CONN_HEAD;
-    arm_timer(conn, conn->len > 0 ? TIMER_HEADER : TIMER_IDLE);
-    conn_process(conn);
-}
 
 void sluice__conn_close_idle(sluice_io_conn *conn) {
     if (conn->state == CONN_HEAD && conn->len == 0) conn_close(conn);
@@ -991,7 +555,7 @@ int sluice_io_request_set_timer(sluice_io_request *request, uint64_t ms) {
     /* The loop's time is cached at the start of its iteration; a handler that blocked the
      * loop before its deadline was armed (only once it must wait) would get it that much short. */
     if (ms) uv_update_time(&request->loop->uv);
-    set_timer(conn, ms ? TIMER_REQUEST : TIMER_NONE, ms);
+    set_timer(conn, ms ? CONN_TIMER_REQUEST : CONN_TIMER_NONE, ms);
     return 0;
 }
 
@@ -999,54 +563,3 @@ void sluice_io_request_set_context(sluice_io_request *request, void *request_con
     request->context = request_context;
 }
 
-void sluice_io_respond(sluice_io_request *request, int status, const char *headers, size_t headers_len,
-                       const void *body, size_t body_len, int flags) {
-    sluice_io_loop *loop = request->loop;
-    request->drop = (flags & SLUICE_IO_RESPOND_DROP) != 0;
-    request->close_after = (flags & SLUICE_IO_RESPOND_CLOSE) || !request->keep_alive ||
-                           atomic_load(&loop->stop_accepting_requested);
-    int on_loop = sluice__current_loop == loop;
-    /* Answered before its streamed body ended: the connection closes after this answer
-     * (deliver), and the answer says so (RFC 9110 10.1.1). Off the loop it cannot be known
-     * yet; the connection closes all the same. */
-    sluice_io_conn *conn = request->conn;
-    if (on_loop && conn != NULL && conn->current == request && conn->body_streaming && !conn->body_done) {
-        request->close_after = 1;
-    }
-    /* Lives until deliver, below, has written it or copied what the socket left. */
-    char head[SLUICE_IO_STACK_HEAD_BYTES];
-    if (!request->drop) {
-        int connection = request->close_after ? SLUICE_CONNECTION_CLOSE
-                         : request->http10    ? SLUICE_CONNECTION_KEEP_ALIVE
-                                              : SLUICE_CONNECTION_DEFAULT;
-        size_t head_len = 0, send_body = 0;
-        /* uv_try_write counts in an int: larger answers are copied whole. */
-        if (on_loop && body_len <= INT_MAX - sizeof(head)) {
-            head_len = sluice__response_head_into(head, sizeof(head), status, request->is_head, connection, headers,
-                                                  headers_len, body_len, &send_body);
-        }
-        if (head_len > 0 && send_body <= sizeof(head) - head_len) {
-            /* A small body joins its head: one buffer is one plain write for the kernel. */
-            if (send_body) memcpy(head + head_len, body, send_body);
-            request->lent_head = head;
-            request->lent_head_len = head_len + send_body;
-            request->lent_body = NULL;
-            request->lent_body_len = 0;
-        } else if (head_len > 0) {
-            request->lent_head = head;
-            request->lent_head_len = head_len;
-            request->lent_body = body;
-            request->lent_body_len = send_body;
-        } else {
-            request->output = sluice__response_build(status, request->is_head, connection, headers, headers_len, body,
-                                                     body_len);
-        }
-    }
-    if (on_loop) {
-        /* Streaming calls queued before this answer go first: they may refer to this request. */
-        sluice__stream_run_messages(loop);
-        sluice__conn_deliver(request);
-    } else {
-        sluice__loop_post_response(loop, request);
-    }
-}

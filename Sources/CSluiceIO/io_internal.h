@@ -9,6 +9,7 @@
 #include "sluice_http_parser.h"
 
 #include <stdatomic.h>
+#include <string.h>
 #include <uv.h>
 
 typedef struct sluice_io_conn sluice_io_conn;
@@ -225,17 +226,67 @@ struct sluice_io_conn {
     int pending_closes;       /* handles still closing before the memory can go */
 };
 
-/* io_connection.c */
+/* What a connection's timer is set for (conn->timer_mode). */
+enum { CONN_TIMER_NONE, CONN_TIMER_HEADER, CONN_TIMER_IDLE, CONN_TIMER_LINGER, CONN_TIMER_REQUEST };
+/* What a step of a connection's processing says: wait for input or an answer, or take the next step. */
+enum { CONN_STEP_STOP, CONN_STEP_CONTINUE };
+
+/* Everything below runs on the connection's loop thread. */
+
+/* io_connection.c: the connection's life, its reads and its heads. */
 void sluice__conn_accept(sluice_io_loop *loop, uv_stream_t *listener);
-void sluice__conn_deliver(sluice_io_request *request);
 void sluice__conn_close_idle(sluice_io_conn *conn);
+/* Closes at once, answering nothing more; the engine is told of a request still out. */
 void sluice__conn_abort(sluice_io_conn *conn);
-void sluice__conn_grant_body(sluice_io_conn *conn, uint64_t credit);
-void sluice__conn_write(sluice_io_conn *conn, sluice_io_output *out);
-/* Sends the answers gathered during a run of the loop's jobs. Loop thread, once no job is left. */
-void sluice__conn_flush_corked(sluice_io_loop *loop);
+/* Stops taking requests: the answers queued so far go out, then FIN, then input is drained and dropped. */
+void sluice__conn_begin_closing(sluice_io_conn *conn);
+/* Takes every step the buffered input allows; re-entry (an answer given inside a step) returns at once. */
+void sluice__conn_process(sluice_io_conn *conn);
+/* Reads while there is room and the output is below its bound; a closing connection reads to discard. */
+void sluice__conn_update_reading(sluice_io_conn *conn);
+/* Sets the connection's timer for a CONN_TIMER_* mode, with that mode's configured bound. */
+void sluice__conn_arm_timer(sluice_io_conn *conn, int mode);
+/* Refuses the request with a JSON error (echoing the client's id from head when safe) and closes after it. */
+void sluice__conn_send_error(sluice_io_conn *conn, int status, const char *message, const sluice_http_request *head);
+/* Hands the parsed request (and a body read whole) to the engine; the connection then waits for its answer. */
+void sluice__conn_dispatch(sluice_io_conn *conn);
+/* Keeps an answered request's record for the next request, or frees it. */
+void sluice__request_recycle(sluice_io_loop *loop, sluice_io_request *request);
 /* Frees a loop's spare read buffers and request records. */
 void sluice__conn_free_spares(sluice_io_loop *loop);
+
+/* Removes n bytes at offset from the read buffer. */
+static inline void sluice__conn_consume(sluice_io_conn *conn, size_t offset, size_t n) {
+    memmove(conn->buf + offset, conn->buf + offset + n, conn->len - offset - n);
+    conn->len -= n;
+}
+
+/* Whether the connection's unsent output is above its high water mark. */
+static inline int sluice__conn_write_queue_full(sluice_io_conn *conn) {
+    return uv_stream_get_write_queue_size((uv_stream_t *)&conn->tcp) > conn->loop->server->options.write_high_water;
+}
+
+/* io_body.c: request bodies, read whole before dispatch or streamed to the engine after it. */
+/* Starts reading a body whole (Content-Length or chunked); CONN_STEP_STOP if it refused the request. */
+int sluice__conn_start_body(sluice_io_conn *conn);
+/* Hands the request over now; its body follows as the engine grants credit. */
+void sluice__conn_start_body_stream(sluice_io_conn *conn);
+/* The steps of the CONN_BODY_LENGTH and CONN_BODY_CHUNKED states, and of a streamed body while waiting. */
+int sluice__conn_step_body_length(sluice_io_conn *conn);
+int sluice__conn_step_body_chunked(sluice_io_conn *conn);
+int sluice__conn_step_body_stream(sluice_io_conn *conn);
+/* The engine takes credit more bytes of the streamed body. */
+void sluice__conn_grant_body(sluice_io_conn *conn, uint64_t credit);
+
+/* io_write.c: answers on their way to the socket. */
+/* Answers with the record respond filled in, then moves the connection to its next request or closes it. */
+void sluice__conn_deliver(sluice_io_request *request);
+/* Writes out (taking it), after any gathered answers; NULL (no memory) closes the connection. */
+void sluice__conn_write(sluice_io_conn *conn, sluice_io_output *out);
+/* Sends the answers gathered so far, if any. */
+void sluice__conn_flush_cork(sluice_io_conn *conn);
+/* Sends the answers gathered during a run of the loop's jobs. Loop thread, once no job is left. */
+void sluice__conn_flush_corked(sluice_io_loop *loop);
 
 /* io_stream.c */
 /* Carries out the streaming calls queued so far, in order. Loop thread. */
