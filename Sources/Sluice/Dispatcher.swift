@@ -23,10 +23,10 @@ final class Dispatcher: StatsSource {
     let stats = EngineStats()
     let drained = OneShotSignal()
     private let drainedLoops = Atomic<Int>(0)
-    private let logger: Logger
+    let logger: Logger
     /// Read on every request: kept here rather than read out of `configuration` each time.
-    private let bodyWindowBytes: Int
-    private let priorityClassifier: PriorityClassifier?
+    let bodyWindowBytes: Int
+    let priorityClassifier: PriorityClassifier?
 
     init(configuration: Configuration, router: Router, shared: SharedState) {
         self.configuration = configuration
@@ -51,116 +51,6 @@ final class Dispatcher: StatsSource {
         }
         self.routeGates = router.gates
         self.queues = (0..<configuration.ioThreads).map { _ in RequestQueue() }
-    }
-
-    // MARK: Loop-side intake
-
-    /// Copies a request out of the shim's buffers, routes it, and queues it for a task.
-    func accept(loopIndex: Int, raw: OpaquePointer, view: sluice_io_request_view) {
-        let bodyStream = view.body_streamed != 0 ? RequestBodyStream(window: bodyWindowBytes) : nil
-        let method = RequestDecoder.method(view)
-        let match: Router.Match
-        let path: String
-        if let plan = view.plan {
-            // A request with a body was routed when its head arrived (planBody).
-            match = .found(Unmanaged<Route>.fromOpaque(plan).takeUnretainedValue(), [:])
-            path = RequestDecoder.path(view)
-        } else {
-            (match, path) = router.match(method: method, pathBytes: RequestDecoder.pathBytes(view))
-        }
-        guard case .found(let route, let parameters) = match else {
-            refuseUnrouted(match, view: view, method: method, path: path, bodyStream: bodyStream, loopIndex: loopIndex, raw: raw)
-            return
-        }
-        let pending = PendingRequest(raw: raw, view: view, method: method, path: path, bodyStream: bodyStream, route: route,
-                                     parameters: parameters, loopIndex: loopIndex)
-        pending.priority = priorityClassifier?(pending) ?? route.options.priority ?? .normal
-        sluice_io_request_set_context(raw, Unmanaged.passRetained(pending).toOpaque())
-        bodyStream?.connect { [weak pending] credit in pending?.grantBody(credit) }
-        if !queues[loopIndex].push(pending) {
-            respond(pending, unavailable("server is shutting down", requestID: pending.request.id))
-        }
-    }
-
-    /// Answers a request no route takes: 404, 405, 501, or the server's `OPTIONS` (for `*` or
-    /// a path that routes other methods).
-    @inline(never)
-    private func refuseUnrouted(_ match: Router.Match, view: sluice_io_request_view, method: HTTPMethod, path: String,
-                                bodyStream: RequestBodyStream?, loopIndex: Int, raw: OpaquePointer) {
-        let request = PendingRequest(raw: raw, view: view, method: method, path: path, bodyStream: bodyStream, route: nil,
-                                     parameters: [:], loopIndex: loopIndex)
-        let refusal: Response
-        switch match {
-        case .found:
-            preconditionFailure("a routed request is not refused")
-        case .methodNotAllowed(let allowed) where request.method == .options:
-            refusal = Self.options(allowing: allowed)
-        case .methodNotAllowed(let allowed):
-            var headers = HTTPHeaders()
-            headers.add(name: "Allow", value: Self.allowValue(allowed))
-            refusal = errorResponse(HTTPError(405, headers: headers), requestID: request.id)
-        case .notFound:
-            refusal = errorResponse(HTTPError(404), requestID: request.id)
-        case .notImplemented:
-            refusal = errorResponse(HTTPError(501, message: "method not implemented"), requestID: request.id)
-        case .serverOptions(let methods):
-            refusal = Self.options(allowing: methods)
-        }
-        sluice_io_request_set_context(raw, Unmanaged.passRetained(request).toOpaque())
-        respond(request, refusal)
-    }
-
-    /// The server's answer to `OPTIONS`: 204 with `Allow`.
-    private static func options(allowing methods: [HTTPMethod]) -> Response {
-        var response = Response(status: 204)
-        response.headers.add(name: "Allow", value: allowValue(methods))
-        return response
-    }
-
-    /// `Allow` for routes taking `methods`: HEAD is served by every GET route, and OPTIONS by
-    /// the server itself.
-    private static func allowValue(_ methods: [HTTPMethod]) -> String {
-        var names = Set(methods.map(\.rawValue)).union(["OPTIONS"])
-        if methods.contains(.get) { names.insert("HEAD") }
-        return names.sorted().joined(separator: ", ")
-    }
-
-    /// A head with a body arrived: its route's body limit, whether the route streams it, and
-    /// the route itself when it has no parameters (handed back in the request's view, so that
-    /// `accept` does not route the request again). Loop thread.
-    func planBody(_ view: sluice_io_request_view) -> (limit: Int, streams: Bool, route: Route?) {
-        let method = RequestDecoder.method(view)
-        guard case .found(let route, let parameters) = router.match(method: method, pathBytes: RequestDecoder.pathBytes(view)).match else {
-            // A client waiting for 100 (Continue) is refused at once rather than invited to
-            // send a body that no route takes; its connection then closes (the body's bytes
-            // may still come).
-            return (configuration.maxBodyBytes, view.awaits_continue != 0, nil)
-        }
-        return (route.options.maxBodyBytes ?? configuration.maxBodyBytes, route.options.streamsBody,
-                parameters.isEmpty ? route : nil)
-    }
-
-    /// A piece, the end or the failure of a streamed body. Loop thread.
-    func bodyEvent(_ pending: PendingRequest, _ data: UnsafeBufferPointer<UInt8>, status: Int32) {
-        guard let stream = pending.request.bodyStream else { return }
-        switch status {
-        case SLUICE_IO_BODY_DATA:
-            stream.receive(Array(data))
-        case SLUICE_IO_BODY_END:
-            stream.finish()
-        default:
-            let code = Int(-status)
-            let message = switch code {
-            case 413: "request body too large"
-            case 408: "request body timed out: no byte within the header timeout"
-            default: "malformed request body"
-            }
-            let error = HTTPError(code, message: message)
-            stream.fail(error)
-            // Answered now, whatever the handler does: the rest of the body cannot be read.
-            pending.endStream(trailers: [], abort: true)
-            respond(pending, errorResponse(error, requestID: pending.request.id))
-        }
     }
 
     // MARK: Handling, in a child task
@@ -473,55 +363,6 @@ final class Dispatcher: StatsSource {
         case .none:
             break
         }
-    }
-
-    // MARK: Answers
-
-    func errorResponse(_ error: HTTPError, requestID: String) -> Response {
-        var response = Response.json(JSON.errorBody(message: error.message, requestID: requestID), status: error.status)
-        for field in error.headers { response.headers.add(name: field.name, value: field.value) }
-        return response
-    }
-
-    /// A request shed for capacity: `overloadStatus` (503 or 429) with Retry-After.
-    private func shed(_ message: String, retryAfter: Int, requestID: String) -> Response {
-        refusal(configuration.overloadStatus, message, retryAfter: retryAfter, requestID: requestID)
-    }
-
-    /// A 503 while shutting down, with the configured Retry-After.
-    private func unavailable(_ message: String, requestID: String) -> Response {
-        refusal(503, message, retryAfter: configuration.retryAfterSeconds, requestID: requestID)
-    }
-
-    private func refusal(_ status: Int, _ message: String, retryAfter: Int, requestID: String) -> Response {
-        var headers = HTTPHeaders()
-        headers.add(name: "Retry-After", value: String(retryAfter))
-        return errorResponse(HTTPError(status, message: message, headers: headers), requestID: requestID)
-    }
-
-    func respond(_ pending: PendingRequest, _ response: Response) {
-        guard let raw = pending.takeRaw() else { return }
-        let sent = ResponseHeadEncoder.withEncoded(response, requestID: pending.request.id) { fields, flags in
-            guard let fields else { return false }
-            response.withBodyBytes { send(raw, status: Int32(response.status), fields: fields, body: $0, flags: flags) }
-            return true
-        }
-        if sent { return }
-        logger.error("handler's response has an invalid status or header field", metadata: ["request_id": "\(pending.request.id)"])
-        let body = Array(JSON.errorBody(message: "internal server error", requestID: pending.request.id).utf8)
-        let head = ResponseHeadEncoder.encode(.json("", status: 500), requestID: pending.request.id).bytes
-        head.withUnsafeBytes { fields in body.withUnsafeBytes { send(raw, status: 500, fields: fields, body: $0, flags: 0) } }
-    }
-
-    private func send(_ raw: OpaquePointer, status: Int32, fields: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer,
-                      flags: Int32) {
-        sluice_io_respond(raw, status, fields.baseAddress?.assumingMemoryBound(to: CChar.self), fields.count,
-                          body.baseAddress, body.count, flags)
-    }
-
-    func respondDrop(_ pending: PendingRequest) {
-        guard let raw = pending.takeRaw() else { return }
-        sluice_io_respond(raw, 0, nil, 0, nil, 0, SLUICE_IO_RESPOND_DROP)
     }
 
     // MARK: Stats and draining
