@@ -48,6 +48,48 @@ static int takes_value(const char *flag) {
     return n > 0 && (size_t)n < sizeof(shown) && strstr(usage, shown) != NULL;
 }
 
+/* A --log-level name as its SLUICE_LOG_* constant, or exits 2. */
+static int log_level(const char *value) {
+    /* In SLUICE_LOG_* order: a level's index is its constant. */
+    static const char *const levels[] = {"trace", "debug", "info", "notice", "warning", "error", "critical"};
+    for (int l = 0; l < (int)(sizeof(levels) / sizeof(levels[0])); l++) {
+        if (strcmp(value, levels[l]) == 0) return SLUICE_LOG_TRACE + l;
+    }
+    fprintf(stderr, "sluice-c-demo: --log-level takes trace, debug, info, notice, warning, error or critical\n");
+    exit(2);
+}
+
+/* Sets what a flag with a value says; 0 if no such flag. */
+static int apply(const char *flag, const char *v, sluice_server_options *o, routes_settings *r) {
+    if (strcmp(flag, "--host") == 0) o->host = v;
+    else if (strcmp(flag, "--port") == 0) o->port = (int)number(flag, v, 0, 65535);
+    else if (strcmp(flag, "--io-threads") == 0) o->io_threads = (int)number(flag, v, 1, 64);
+    else if (strcmp(flag, "--max-concurrency") == 0) o->max_concurrency = (int)number(flag, v, 1, 1000000);
+    else if (strcmp(flag, "--max-queue") == 0) o->max_queue = (int)number(flag, v, 0, 10000000);
+    else if (strcmp(flag, "--queue-timeout-ms") == 0) o->queue_timeout_ms = (uint64_t)number(flag, v, 1, 86400000);
+    else if (strcmp(flag, "--handler-timeout-ms") == 0) o->handler_timeout_ms = (uint64_t)number(flag, v, 1, 86400000);
+    else if (strcmp(flag, "--gate-limit") == 0) r->gate_limit = (int)number(flag, v, 1, 1000000);
+    else if (strcmp(flag, "--max-body-bytes") == 0) o->max_body_bytes = (uint64_t)number(flag, v, 0, 1LL << 40);
+    else if (strcmp(flag, "--drain-timeout-ms") == 0) o->drain_timeout_ms = (uint64_t)number(flag, v, 0, 86400000);
+    else if (strcmp(flag, "--adaptive-target-ms") == 0) {
+        o->adaptive = 1;
+        o->adaptive_target_ms = (uint64_t)number(flag, v, 1, 3600000);
+    } else if (strcmp(flag, "--min-limit") == 0) o->adaptive_min_limit = (int)number(flag, v, 1, 1000000);
+    else if (strcmp(flag, "--overload-status") == 0) {
+        if (strcmp(v, "503") != 0 && strcmp(v, "429") != 0) {
+            fprintf(stderr, "sluice-c-demo: --overload-status takes 503 or 429\n");
+            exit(2);
+        }
+        o->overload_status = atoi(v);
+    } else if (strcmp(flag, "--work-capacity") == 0) r->work_capacity = (int)number(flag, v, 0, 1000000);
+    else if (strcmp(flag, "--work-weight") == 0) r->work_weight = (int)number(flag, v, 1, 1000000);
+    else if (strcmp(flag, "--fast-share") == 0) r->fast_share_percent = (int)number(flag, v, 0, 100);
+    else if (strcmp(flag, "--upload-limit-bytes") == 0) r->upload_limit_bytes = (uint64_t)number(flag, v, 0, 1LL << 40);
+    else if (strcmp(flag, "--log-level") == 0) o->log_level = log_level(v);
+    else return 0;
+    return 1;
+}
+
 static void parse(int argc, char **argv, sluice_server_options *o, routes_settings *r) {
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
@@ -59,56 +101,15 @@ static void parse(int argc, char **argv, sluice_server_options *o, routes_settin
             r->access_log = 1;
             continue;
         }
-        if (i + 1 >= argc) {
-            if (!takes_value(flag)) {
-                fprintf(stderr, "sluice-c-demo: unknown option %s\n%s", flag, usage);
-                exit(2);
-            }
+        if (i + 1 >= argc && takes_value(flag)) {
             fprintf(stderr, "sluice-c-demo: %s needs a value\n", flag);
             exit(2);
         }
-        const char *v = argv[++i];
-        if (strcmp(flag, "--host") == 0) o->host = v;
-        else if (strcmp(flag, "--port") == 0) o->port = (int)number(flag, v, 0, 65535);
-        else if (strcmp(flag, "--io-threads") == 0) o->io_threads = (int)number(flag, v, 1, 64);
-        else if (strcmp(flag, "--max-concurrency") == 0) o->max_concurrency = (int)number(flag, v, 1, 1000000);
-        else if (strcmp(flag, "--max-queue") == 0) o->max_queue = (int)number(flag, v, 0, 10000000);
-        else if (strcmp(flag, "--queue-timeout-ms") == 0) o->queue_timeout_ms = (uint64_t)number(flag, v, 1, 86400000);
-        else if (strcmp(flag, "--handler-timeout-ms") == 0) o->handler_timeout_ms = (uint64_t)number(flag, v, 1, 86400000);
-        else if (strcmp(flag, "--gate-limit") == 0) r->gate_limit = (int)number(flag, v, 1, 1000000);
-        else if (strcmp(flag, "--max-body-bytes") == 0) o->max_body_bytes = (uint64_t)number(flag, v, 0, 1LL << 40);
-        else if (strcmp(flag, "--drain-timeout-ms") == 0) o->drain_timeout_ms = (uint64_t)number(flag, v, 0, 86400000);
-        else if (strcmp(flag, "--adaptive-target-ms") == 0) {
-            o->adaptive = 1;
-            o->adaptive_target_ms = (uint64_t)number(flag, v, 1, 3600000);
-        } else if (strcmp(flag, "--min-limit") == 0) o->adaptive_min_limit = (int)number(flag, v, 1, 1000000);
-        else if (strcmp(flag, "--overload-status") == 0) {
-            if (strcmp(v, "503") != 0 && strcmp(v, "429") != 0) {
-                fprintf(stderr, "sluice-c-demo: --overload-status takes 503 or 429\n");
-                exit(2);
-            }
-            o->overload_status = atoi(v);
-        } else if (strcmp(flag, "--work-capacity") == 0) r->work_capacity = (int)number(flag, v, 0, 1000000);
-        else if (strcmp(flag, "--work-weight") == 0) r->work_weight = (int)number(flag, v, 1, 1000000);
-        else if (strcmp(flag, "--fast-share") == 0) r->fast_share_percent = (int)number(flag, v, 0, 100);
-        else if (strcmp(flag, "--upload-limit-bytes") == 0) r->upload_limit_bytes = (uint64_t)number(flag, v, 0, 1LL << 40);
-        else if (strcmp(flag, "--log-level") == 0) {
-            /* In SLUICE_LOG_* order: a level's index is its constant. */
-            static const char *const levels[] = {"trace", "debug", "info", "notice", "warning", "error", "critical"};
-            int level = -1;
-            for (int l = 0; l < (int)(sizeof(levels) / sizeof(levels[0])); l++) {
-                if (strcmp(v, levels[l]) == 0) level = l;
-            }
-            if (level < 0) {
-                fprintf(stderr, "sluice-c-demo: --log-level takes trace, debug, info, notice, warning, error or critical\n");
-                exit(2);
-            }
-            o->log_level = SLUICE_LOG_TRACE + level;
-        }
-        else {
+        if (i + 1 >= argc || !apply(flag, argv[i + 1], o, r)) {
             fprintf(stderr, "sluice-c-demo: unknown option %s\n%s", flag, usage);
             exit(2);
         }
+        i++;
     }
     r->adaptive = o->adaptive;
     if (o->adaptive && o->adaptive_min_limit > o->max_concurrency) {
