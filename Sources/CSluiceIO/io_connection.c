@@ -292,24 +292,22 @@ static int parse_head(sluice_io_conn *conn) {
     return sluice_http_parse_request(conn->buf, conn->len, &conn->loop->server->limits, &conn->head);
 }
 
-void sluice__conn_dispatch(sluice_io_conn *conn) {
-    sluice_io_loop *loop = conn->loop;
-    if (!conn->head_parse_valid) {
-        size_t len = conn->len;
-        conn->len = conn->head_len; /* the head alone, as it was first parsed */
-        int rc = parse_head(conn);
-        conn->len = len;
-        if (rc != (int)conn->head_len) {
-            conn_close(conn);
-            return;
-        }
-    }
-    sluice_io_request *request = request_new(loop);
-    if (request == NULL) {
-        sluice__conn_send_error(conn, 500, "out of memory", NULL);
-        return;
-    }
-    request->loop = loop;
+/* Makes loop->parse_fields describe the current head again (another connection's parse may
+ * have used them since); 0, or -1 if the head no longer parses as it did. */
+static int restore_head_fields(sluice_io_conn *conn) {
+    if (conn->head_parse_valid) return 0;
+    size_t len = conn->len;
+    conn->len = conn->head_len; /* the head alone, as it was first parsed */
+    int rc = parse_head(conn);
+    conn->len = len;
+    return rc == (int)conn->head_len ? 0 : -1;
+}
+
+/* A record for the request the connection hands over now, which becomes its current one; NULL without memory. */
+static sluice_io_request *start_request(sluice_io_conn *conn) {
+    sluice_io_request *request = request_new(conn->loop);
+    if (request == NULL) return NULL;
+    request->loop = conn->loop;
     request->conn = conn;
     request->is_head = conn->head.is_head;
     request->keep_alive = conn->head.keep_alive;
@@ -318,18 +316,12 @@ void sluice__conn_dispatch(sluice_io_conn *conn) {
     conn->response_seq++;
     conn->state = CONN_WAITING;
     set_timer(conn, CONN_TIMER_NONE, 0);
-    sluice_io_request_view view;
-    fill_view(conn, &view);
-    view.body_streamed = conn->body_streaming;
-    view.plan = conn->plan;
-    conn->plan = NULL; /* this request's alone: the next head is planned afresh, or not at all */
-    /* Taken before on_request: an answer given inside it (no route, no such method, the
-     * server's OPTIONS, shutting down) resets body_len, and the body must still be skipped,
-     * never read as the next request. */
-    size_t body_in_buffer = conn->body_in_buffer ? (size_t)conn->body_len : 0;
-    conn->more_input = conn->len > conn->head_len + body_in_buffer;
-    loop->dispatched_unrun++;
-    loop->server->callbacks.on_request(loop->server->callbacks.context, loop->index, request, &view);
+    return request;
+}
+
+/* Drops what was handed over (the head, and a body that followed it in the buffer) from the
+ * read buffer, unless an answer given meanwhile closed the connection. */
+static void forget_handed_over(sluice_io_conn *conn, size_t body_in_buffer) {
     free(conn->body);
     conn->body = NULL;
     conn->body_in_buffer = 0;
@@ -343,6 +335,32 @@ void sluice__conn_dispatch(sluice_io_conn *conn) {
     conn->head_len = 0;
     conn->head_parse_valid = 0;
     conn->scanned = 0;
+}
+
+void sluice__conn_dispatch(sluice_io_conn *conn) {
+    sluice_io_loop *loop = conn->loop;
+    if (restore_head_fields(conn) != 0) {
+        conn_close(conn);
+        return;
+    }
+    sluice_io_request *request = start_request(conn);
+    if (request == NULL) {
+        sluice__conn_send_error(conn, 500, "out of memory", NULL);
+        return;
+    }
+    sluice_io_request_view view;
+    fill_view(conn, &view);
+    view.body_streamed = conn->body_streaming;
+    view.plan = conn->plan;
+    conn->plan = NULL; /* this request's alone: the next head is planned afresh, or not at all */
+    /* Taken before on_request: an answer given inside it (no route, no such method, the
+     * server's OPTIONS, shutting down) resets body_len, and the body must still be skipped,
+     * never read as the next request. */
+    size_t body_in_buffer = conn->body_in_buffer ? (size_t)conn->body_len : 0;
+    conn->more_input = conn->len > conn->head_len + body_in_buffer;
+    loop->dispatched_unrun++;
+    loop->server->callbacks.on_request(loop->server->callbacks.context, loop->index, request, &view);
+    forget_handed_over(conn, body_in_buffer);
 }
 
 

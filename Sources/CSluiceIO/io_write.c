@@ -176,48 +176,70 @@ void sluice__conn_flush_corked(sluice_io_loop *loop) {
     }
 }
 
-void sluice__conn_deliver(sluice_io_request *request) {
-    sluice_io_conn *conn = request->conn;
-    sluice_io_output *out = request->output;
-    int close = request->close_after;
-    int drop = request->drop;
-    const char *lent_head = request->lent_head;
-    size_t lent_head_len = request->lent_head_len;
-    const void *lent_body = request->lent_body;
-    size_t lent_body_len = request->lent_body_len;
+/* An answer taken out of its request's record, which is recycled before the answer is written. */
+typedef struct {
+    sluice_io_output *out; /* a built answer, or NULL when it is lent */
+    const char *head;      /* a lent answer: the head on respond's stack, the body the caller's */
+    size_t head_len;
+    const void *body;
+    size_t body_len;
+} taken_answer;
+
+/* Gives the record back to its loop, with the engine's context for it. */
+static void release_record(sluice_io_request *request) {
     const sluice_io_callbacks *callbacks = &request->loop->server->callbacks;
     if (request->context) callbacks->release_request_context(callbacks->context, request->context);
     sluice__request_recycle(request->loop, request);
-    if (conn == NULL || conn->closing) {
-        free(out);
-        return;
-    }
-    conn->current = NULL;
-    if (drop) {
-        free(out);
-        sluice__conn_abort(conn);
-        return;
-    }
-    /* A streamed body the handler did not read to its end leaves the framing unknown. */
-    int body_unread = conn->body_streaming && !conn->body_done;
+}
+
+/* Ends the answered request's streamed body, if any; 1 if the handler left part of it unread,
+ * which leaves the framing of what follows unknown. */
+static int end_request_body(sluice_io_conn *conn) {
+    int unread = conn->body_streaming && !conn->body_done;
     conn->body_streaming = conn->body_done = conn->body_failed = conn->continue_pending = 0;
     conn->body_credit = 0;
     conn->body_len = 0; /* counted the streamed bytes; the next request's view must not see it */
     if (conn->body_timer) uv_timer_stop(conn->body_timer);
+    return unread;
+}
+
+/* Gathers the answer with the others when gather allows and it fits; else writes it now. */
+static void send_answer(sluice_io_conn *conn, int gather, const taken_answer *answer) {
+    if (answer->head) {
+        if (!gather || !cork_answer(conn, answer->head, answer->head_len, answer->body, answer->body_len)) {
+            write_lent(conn, answer->head, answer->head_len, answer->body, answer->body_len);
+        }
+    } else if (gather && answer->out != NULL && cork_answer(conn, answer->out->data, answer->out->len, NULL, 0)) {
+        free(answer->out);
+    } else {
+        sluice__conn_write(conn, answer->out);
+    }
+}
+
+void sluice__conn_deliver(sluice_io_request *request) {
+    sluice_io_conn *conn = request->conn;
+    taken_answer answer = {request->output, request->lent_head, request->lent_head_len, request->lent_body,
+                           request->lent_body_len};
+    int close = request->close_after;
+    int drop = request->drop;
+    release_record(request);
+    if (conn == NULL || conn->closing) {
+        free(answer.out);
+        return;
+    }
+    conn->current = NULL; /* before any close: the record is recycled, the engine is done with it */
+    if (drop) {
+        free(answer.out);
+        sluice__conn_abort(conn);
+        return;
+    }
+    int body_unread = end_request_body(conn);
     /* Answered while the loop processes this connection or runs its jobs, with another request
      * already read behind it (pipelining): gathered, and sent with the next ones in one write
      * (the last of them joins the others too: it leaves with them, at the same moment). */
     int gather = (conn->processing || conn->loop->running_jobs) && (conn->more_input || conn->cork != NULL) &&
                  !close && !body_unread && !conn->peer_eof && !conn->loop->draining;
-    if (lent_head) {
-        if (!gather || !cork_answer(conn, lent_head, lent_head_len, lent_body, lent_body_len)) {
-            write_lent(conn, lent_head, lent_head_len, lent_body, lent_body_len);
-        }
-    } else if (gather && out != NULL && cork_answer(conn, out->data, out->len, NULL, 0)) {
-        free(out);
-    } else {
-        sluice__conn_write(conn, out);
-    }
+    send_answer(conn, gather, &answer);
     if (conn->closing) return;
     /* After a FIN the requests the client sent before it are still answered, in order (a
      * client that pipelines and then half-closes waits for them); then the connection ends. */
@@ -228,6 +250,41 @@ void sluice__conn_deliver(sluice_io_request *request) {
     conn->state = CONN_HEAD;
     sluice__conn_arm_timer(conn, conn->len > 0 ? CONN_TIMER_HEADER : CONN_TIMER_IDLE);
     sluice__conn_process(conn);
+}
+
+/*
+ * Puts the answer in the request's record. On the loop it is lent: its head written into head
+ * (respond's stack, SLUICE_IO_STACK_HEAD_BYTES) with a small body joined to it, a larger body
+ * left where the caller has it, both written by deliver before respond returns. Off the loop,
+ * or too large for head, it is copied whole into an output.
+ */
+static void lend_or_build(sluice_io_request *request, char *head, int on_loop, int status, const char *headers,
+                          size_t headers_len, const void *body, size_t body_len) {
+    int connection = request->close_after ? SLUICE_CONNECTION_CLOSE
+                     : request->http10    ? SLUICE_CONNECTION_KEEP_ALIVE
+                                          : SLUICE_CONNECTION_DEFAULT;
+    size_t capacity = SLUICE_IO_STACK_HEAD_BYTES, head_len = 0, send_body = 0;
+    /* uv_try_write counts in an int: larger answers are copied whole. */
+    if (on_loop && body_len <= INT_MAX - capacity) {
+        head_len = sluice__response_head_into(head, capacity, status, request->is_head, connection, headers,
+                                              headers_len, body_len, &send_body);
+    }
+    if (head_len > 0 && send_body <= capacity - head_len) {
+        /* A small body joins its head: one buffer is one plain write for the kernel. */
+        if (send_body) memcpy(head + head_len, body, send_body);
+        request->lent_head = head;
+        request->lent_head_len = head_len + send_body;
+        request->lent_body = NULL;
+        request->lent_body_len = 0;
+    } else if (head_len > 0) {
+        request->lent_head = head;
+        request->lent_head_len = head_len;
+        request->lent_body = body;
+        request->lent_body_len = send_body;
+    } else {
+        request->output = sluice__response_build(status, request->is_head, connection, headers, headers_len, body,
+                                                 body_len);
+    }
 }
 
 void sluice_io_respond(sluice_io_request *request, int status, const char *headers, size_t headers_len,
@@ -246,33 +303,7 @@ void sluice_io_respond(sluice_io_request *request, int status, const char *heade
     }
     /* Lives until deliver, below, has written it or copied what the socket left. */
     char head[SLUICE_IO_STACK_HEAD_BYTES];
-    if (!request->drop) {
-        int connection = request->close_after ? SLUICE_CONNECTION_CLOSE
-                         : request->http10    ? SLUICE_CONNECTION_KEEP_ALIVE
-                                              : SLUICE_CONNECTION_DEFAULT;
-        size_t head_len = 0, send_body = 0;
-        /* uv_try_write counts in an int: larger answers are copied whole. */
-        if (on_loop && body_len <= INT_MAX - sizeof(head)) {
-            head_len = sluice__response_head_into(head, sizeof(head), status, request->is_head, connection, headers,
-                                                  headers_len, body_len, &send_body);
-        }
-        if (head_len > 0 && send_body <= sizeof(head) - head_len) {
-            /* A small body joins its head: one buffer is one plain write for the kernel. */
-            if (send_body) memcpy(head + head_len, body, send_body);
-            request->lent_head = head;
-            request->lent_head_len = head_len + send_body;
-            request->lent_body = NULL;
-            request->lent_body_len = 0;
-        } else if (head_len > 0) {
-            request->lent_head = head;
-            request->lent_head_len = head_len;
-            request->lent_body = body;
-            request->lent_body_len = send_body;
-        } else {
-            request->output = sluice__response_build(status, request->is_head, connection, headers, headers_len, body,
-                                                     body_len);
-        }
-    }
+    if (!request->drop) lend_or_build(request, head, on_loop, status, headers, headers_len, body, body_len);
     if (on_loop) {
         /* Streaming calls queued before this answer go first: they may refer to this request. */
         sluice__stream_run_messages(loop);
