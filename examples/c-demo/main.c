@@ -118,12 +118,43 @@ static void parse(int argc, char **argv, sluice_server_options *o, routes_settin
     }
 }
 
-/* Waits for SIGINT or SIGTERM (blocked in every thread) and stops the server gracefully. */
-static void *signal_thread(void *server) {
+/*
+ * Started with stdin, stdout or stderr closed, the server's first descriptors would take
+ * their numbers, and a log line meant for stderr could land in a client's socket: hold them
+ * open. open() returns the lowest free descriptor, the closed one.
+ */
+static void hold_standard_descriptors(void) {
+    for (int descriptor = 0; descriptor <= 2; descriptor++) {
+        if (fcntl(descriptor, F_GETFD) == -1 && errno == EBADF) (void)open("/dev/null", O_RDWR);
+    }
+}
+
+/* Many concurrent clients need many descriptors: raises the soft limit to the hard one. */
+static void raise_descriptor_limit(void) {
+    struct rlimit descriptors;
+    if (getrlimit(RLIMIT_NOFILE, &descriptors) == 0 && descriptors.rlim_cur < descriptors.rlim_max) {
+        descriptors.rlim_cur = descriptors.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &descriptors);
+    }
+}
+
+static sigset_t stop_signals(void) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    return set;
+}
+
+/* Blocks SIGINT and SIGTERM in the calling thread and in the threads it starts after. */
+static void block_stop_signals(void) {
+    sigset_t set = stop_signals();
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+/* Waits for SIGINT or SIGTERM (blocked in every thread) and stops the server gracefully. */
+static void *signal_thread(void *server) {
+    sigset_t set = stop_signals();
     int number = 0;
     sigwait(&set, &number);
     sluice_server_stop(server);
@@ -136,12 +167,7 @@ static int fail(const char *what, int rc) {
 }
 
 int main(int argc, char **argv) {
-    /* Started with stdin, stdout or stderr closed, the server's first descriptors would take
-     * their numbers, and a log line meant for stderr could land in a client's socket: hold
-     * them open. open() returns the lowest free descriptor, the closed one. */
-    for (int descriptor = 0; descriptor <= 2; descriptor++) {
-        if (fcntl(descriptor, F_GETFD) == -1 && errno == EBADF) (void)open("/dev/null", O_RDWR);
-    }
+    hold_standard_descriptors();
     sluice_server_options options = SLUICE_SERVER_OPTIONS_INIT;
     static routes_settings settings = {.gate_limit = 4, .work_weight = 1, .upload_limit_bytes = 1ULL << 30};
     /* Each open stream (/upload, /stream, /events) holds a thread of the blocking pool while
@@ -150,19 +176,9 @@ int main(int argc, char **argv) {
     options.log_level = SLUICE_LOG_WARNING; /* the demos' --log-level default */
     parse(argc, argv, &options, &settings);
 
-    /* Many concurrent clients need many descriptors: raise the soft limit to the hard one. */
-    struct rlimit descriptors;
-    if (getrlimit(RLIMIT_NOFILE, &descriptors) == 0 && descriptors.rlim_cur < descriptors.rlim_max) {
-        descriptors.rlim_cur = descriptors.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &descriptors);
-    }
-
-    /* Block the stop signals before any thread exists, so only signal_thread receives them. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    raise_descriptor_limit();
+    /* Before any thread exists, so only signal_thread receives them. */
+    block_stop_signals();
 
     sluice_server *server = NULL;
     int rc = sluice_server_create(&server, &options);
