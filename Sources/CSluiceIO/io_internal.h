@@ -231,7 +231,7 @@ enum { CONN_TIMER_NONE, CONN_TIMER_HEADER, CONN_TIMER_IDLE, CONN_TIMER_LINGER, C
 /* What a step of a connection's processing says: wait for input or an answer, or take the next step. */
 enum { CONN_STEP_STOP, CONN_STEP_CONTINUE };
 
-/* Everything below runs on the connection's loop thread. */
+/* The connection's functions (io_connection.c, io_body.c, io_write.c) run on its loop's thread. */
 
 /* io_connection.c: the connection's life, its reads and its heads. */
 void sluice__conn_accept(sluice_io_loop *loop, uv_stream_t *listener);
