@@ -178,7 +178,7 @@ void sluice__conn_flush_corked(sluice_io_loop *loop) {
 
 /* An answer taken out of its request's record, which is recycled before the answer is written. */
 typedef struct {
-    sluice_io_output *out; /* a built answer, or NULL when it is lent */
+    sluice_io_output *out; /* a built answer; NULL when lent, dropped, or out of memory */
     const char *head;      /* a lent answer: the head on respond's stack, the body the caller's */
     size_t head_len;
     const void *body;
