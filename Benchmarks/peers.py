@@ -4,8 +4,8 @@
 Every server runs pinned to CPU 0 (taskset), wrk -t1 to CPU 1. After a warm-up, rounds are
 interleaved over all servers and workloads (each round: every workload, A B C ... each), and
 medians are reported: requests/s, p50/p99, server CPU time per request (its whole process
-tree, from /proc), peak resident memory, and errors. A run during which other processes used more than a little
-CPU is repeated, not kept. Writes Benchmarks/results/peers.md and peers.svg.
+tree, from /proc), peak resident memory, and errors. A run during which other processes used
+more than a little CPU is repeated, not kept. Writes Benchmarks/results/peers.md and peers.svg.
 """
 import argparse
 import os
@@ -186,13 +186,14 @@ def measure(peer, workload, seconds):
     return result
 
 
-def shown(ratio, meets):
-    """Two decimals, or as many more as it takes for a miss not to read as met, or the other
-    way round (3.995 against a bar of 4 is not 4.00)."""
+def judged(ratio, meets):
+    """A ratio as the report prints it, and whether it meets its bar ("met" or "NOT met"): two
+    decimals, or as many more as it takes for a miss not to read as met, or the other way round
+    (3.995 against a bar of 4 is not 4.00)."""
     digits = 2
     while digits < 6 and meets(round(ratio, digits)) != meets(ratio):
         digits += 1
-    return f"{ratio:.{digits}f}"
+    return f"**{ratio:.{digits}f}×**", "met" if meets(ratio) else "NOT met"
 
 
 def svg_chart(rows, path):
@@ -305,11 +306,14 @@ def main():
     lines += ["", "### Against the bars (Swift demo, GET /hello, 64 connections)", ""]
     for name, bar in BARS.items():
         ratio = swift["rps"] / medians[(name, hello)]["rps"]
-        lines.append(f"- requests/s vs {name}: **{shown(ratio, lambda r: r >= bar)}×** (bar ≥ {bar}×) {'met' if ratio >= bar else 'NOT met'}")
+        shown, verdict = judged(ratio, lambda r: r >= bar)
+        lines.append(f"- requests/s vs {name}: {shown} (bar ≥ {bar}×) {verdict}")
     cpu_ratio = swift["cpu_us"] / medians[("nginx", hello)]["cpu_us"]
-    lines.append(f"- server CPU per request vs nginx: **{shown(cpu_ratio, lambda r: r <= 1.2)}×** (bar ≤ 1.2×) {'met' if cpu_ratio <= 1.2 else 'NOT met'}")
+    shown, verdict = judged(cpu_ratio, lambda r: r <= 1.2)
+    lines.append(f"- server CPU per request vs nginx: {shown} (bar ≤ 1.2×) {verdict}")
     c_ratio = medians[("Sluice (C demo)", hello)]["rps"] / swift["rps"]
-    lines.append(f"- C demo vs Swift demo: **{shown(c_ratio, lambda r: abs(1 - r) <= 0.1)}×** (bar: within 10%) {'met' if abs(1 - c_ratio) <= 0.1 else 'NOT met'}")
+    shown, verdict = judged(c_ratio, lambda r: abs(1 - r) <= 0.1)
+    lines.append(f"- C demo vs Swift demo: {shown} (bar: within 10%) {verdict}")
     big = medians[("Sluice (Swift demo)", WORKLOADS[3][0])]
     big_peak = workload_peak[("Sluice (Swift demo)", WORKLOADS[3][0])] / 1024
     lines.append(f"- 1000 connections: p99 {big['p99']:.1f} ms (bar ≤ 20 ms) {'met' if big['p99'] <= 20 else 'NOT met'}, "
@@ -317,7 +321,8 @@ def main():
                  f"(whole run: {peak['Sluice (Swift demo)'] / 1024:.1f} MiB), {big['errors']} errors (bar: none)")
     echo = medians[("Sluice (Swift demo)", WORKLOADS[2][0])]
     echo_ratio = echo['rps'] / swift['rps']
-    lines.append(f"- POST /echo 4 KiB vs GET /hello: **{shown(echo_ratio, lambda r: r >= 0.75)}×** (bar ≥ 0.75×) {'met' if echo_ratio >= 0.75 else 'NOT met'}")
+    shown, verdict = judged(echo_ratio, lambda r: r >= 0.75)
+    lines.append(f"- POST /echo 4 KiB vs GET /hello: {shown} (bar ≥ 0.75×) {verdict}")
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "peers.md"), "w") as out:
         out.write("\n".join(lines) + "\n")
